@@ -1,0 +1,53 @@
+import type { Logger } from "pino";
+import { Webhook } from "standardwebhooks";
+import type { Bus } from "./bus/bus.ts";
+import type { Clock, Ids } from "./clock.ts";
+import type { Config } from "./config.ts";
+import type { Db } from "./db/client.ts";
+import { createServer } from "./http/server.ts";
+import { createPaymentRepository } from "./payments/repository.ts";
+import { createPaymentService } from "./payments/service.ts";
+
+export interface AppParts {
+  config: Config;
+  db: Db;
+  bus: Bus;
+  clock: Clock;
+  ids: Ids;
+  logger: Logger;
+}
+
+/** Wires the service and the HTTP surface from their parts; no I/O of its own. */
+export function createApp(parts: AppParts) {
+  const { config, db, bus, clock, ids, logger } = parts;
+  const service = createPaymentService({
+    repo: createPaymentRepository(db),
+    clock,
+    ids,
+    bus,
+    ttlSeconds: config.paymentTtlSeconds,
+    pix: config.pix,
+  });
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
+  const server = createServer({
+    service,
+    bus,
+    logger,
+    apiKeys: config.apiKeys,
+    webhook: new Webhook(config.webhookSecret),
+    publicUrl,
+    databaseReady: () => db.$client.query("SELECT 1 AS ok").get() !== null,
+  });
+  return {
+    service,
+    server,
+    publicUrl,
+    /** Tells the app which port Bun bound (PORT=0 picks any free port). */
+    setBoundPort(port: number) {
+      boundPort = port;
+    },
+  };
+}
+
+export type App = ReturnType<typeof createApp>;

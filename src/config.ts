@@ -1,0 +1,166 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/** Where development secrets are kept between restarts (CONTRACT §2: "kept in ./data/"). */
+export const DEV_SECRETS_FILE = "./data/dev-secrets.json";
+
+const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const integer = (min: number, max: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d+$/, "must be a whole number")
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max)),
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "production", "test"]).default("development")),
+  PORT: integer(0, 65535).default(3000),
+  DATABASE_URL: z.preprocess(emptyAsUndefined, z.string().default("./data/payments.sqlite")),
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), "must be a redis:// or rediss:// URL")
+      .optional(),
+  ),
+  API_KEYS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
+      .pipe(z.array(z.string().min(16, "each key must have at least 16 characters")).min(1))
+      .optional(),
+  ),
+  WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be a Standard Webhooks secret: whsec_ followed by base64")
+      .refine((v) => Buffer.from(v.slice(6), "base64").length >= 16, "must hold at least 16 bytes of key")
+      .optional(),
+  ),
+  PAYMENT_TTL_SECONDS: integer(1, 60 * 60 * 24 * 366).default(1800),
+  PIX_KEY: z.preprocess(emptyAsUndefined, z.string().max(77).default("123e4567-e12b-12d1-a456-426655440000")),
+  PIX_MERCHANT_NAME: z.preprocess(emptyAsUndefined, z.string().max(200).default("Loja Demo")),
+  PIX_MERCHANT_CITY: z.preprocess(emptyAsUndefined, z.string().max(200).default("Sao Paulo")),
+  PUBLIC_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), "must be an http:// or https:// URL")
+      .transform((v) => v.replace(/\/+$/, ""))
+      .optional(),
+  ),
+  EXPIRY_SWEEP_MS: integer(100, 3_600_000).default(1000),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
+});
+
+export interface Config {
+  nodeEnv: "development" | "production" | "test";
+  port: number;
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  apiKeys: string[];
+  webhookSecret: string;
+  paymentTtlSeconds: number;
+  pix: { key: string; merchantName: string; merchantCity: string };
+  /** Base of returned links; undefined means http://localhost:<bound port>. */
+  publicUrl: string | undefined;
+  expirySweepMs: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Secrets generated for development on this start (printed once by the composition root). */
+  generated: { apiKey?: string; webhookSecret?: string };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+interface DevSecrets {
+  api_key?: string;
+  webhook_secret?: string;
+}
+
+function readDevSecrets(): DevSecrets {
+  if (!existsSync(DEV_SECRETS_FILE)) return {};
+  try {
+    return JSON.parse(readFileSync(DEV_SECRETS_FILE, "utf8")) as DevSecrets;
+  } catch {
+    throw new ConfigError(`${DEV_SECRETS_FILE} is not valid JSON; delete it to generate new development secrets`);
+  }
+}
+
+/** Reads the development secrets kept in ./data/ (used by the bank simulator too). */
+export function loadDevSecrets(): DevSecrets {
+  return readDevSecrets();
+}
+
+/**
+ * Parses the environment once. A bad value throws a ConfigError naming the variable; outside production
+ * a missing API key or webhook secret is generated and kept in ./data/ so it survives restarts.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  const generated: Config["generated"] = {};
+  let apiKeys = e.API_KEYS;
+  let webhookSecret = e.WEBHOOK_SECRET;
+
+  if (e.NODE_ENV === "production") {
+    const missing = [!apiKeys && "API_KEYS", !webhookSecret && "WEBHOOK_SECRET"].filter(Boolean);
+    if (missing.length) throw new ConfigError(`${missing.join(" and ")} must be set when NODE_ENV=production`);
+  } else if (!apiKeys || !webhookSecret) {
+    const kept = readDevSecrets();
+    let changed = false;
+    if (!apiKeys) {
+      if (!kept.api_key) {
+        kept.api_key = `sk_dev_${randomBytes(24).toString("base64url")}`;
+        changed = true;
+      }
+      apiKeys = [kept.api_key];
+      generated.apiKey = kept.api_key;
+    }
+    if (!webhookSecret) {
+      if (!kept.webhook_secret) {
+        kept.webhook_secret = `whsec_${randomBytes(32).toString("base64")}`;
+        changed = true;
+      }
+      webhookSecret = kept.webhook_secret;
+      generated.webhookSecret = kept.webhook_secret;
+    }
+    if (changed) {
+      mkdirSync("./data", { recursive: true });
+      writeFileSync(DEV_SECRETS_FILE, JSON.stringify(kept, null, 2) + "\n", { mode: 0o600 });
+    }
+  }
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    apiKeys: apiKeys!,
+    webhookSecret: webhookSecret!,
+    paymentTtlSeconds: e.PAYMENT_TTL_SECONDS,
+    pix: { key: e.PIX_KEY, merchantName: e.PIX_MERCHANT_NAME, merchantCity: e.PIX_MERCHANT_CITY },
+    publicUrl: e.PUBLIC_URL,
+    expirySweepMs: e.EXPIRY_SWEEP_MS,
+    logLevel: e.LOG_LEVEL,
+    generated,
+  };
+}

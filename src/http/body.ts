@@ -1,0 +1,50 @@
+/** Largest request body accepted anywhere (CONTRACT §4). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** An HTTP-level refusal before any procedure runs (size, content type). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Marks a body that is not JSON; it fails every input schema, so the procedure answers its own 400. */
+export class MalformedJson {
+  constructor(readonly reason: string) {}
+}
+
+export function checkBodyHeaders(req: Request): void {
+  const length = req.headers.get("content-length");
+  if (length !== null && Number(length) > MAX_BODY_BYTES) {
+    throw new HttpError(413, "Request body too large (limit 64 KiB)");
+  }
+  const type = req.headers.get("content-type");
+  if (type !== null && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type.trim())) {
+    throw new HttpError(415, "Content-Type must be application/json");
+  }
+}
+
+/**
+ * Reads a JSON request body: at most 64 KiB, UTF-8, JSON (an empty body is `{}`).
+ * Returns the raw text too, because webhook signatures cover the exact bytes.
+ */
+export async function readJsonBody(req: Request): Promise<{ raw: string; json: unknown }> {
+  checkBodyHeaders(req);
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large (limit 64 KiB)");
+  let raw: string;
+  try {
+    raw = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return { raw: "", json: new MalformedJson("Body is not valid UTF-8") };
+  }
+  if (raw.trim() === "") return { raw, json: {} };
+  try {
+    return { raw, json: JSON.parse(raw) };
+  } catch {
+    return { raw, json: new MalformedJson("Body is not valid JSON") };
+  }
+}

@@ -1,0 +1,118 @@
+import type { Server } from "bun";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { Bus } from "../bus/bus.ts";
+import type { AppDeps } from "../trpc/context.ts";
+import { appRouter } from "../trpc/router.ts";
+import { HttpError, checkBodyHeaders } from "./body.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import { handleRest, matchRestRoute } from "./rest.ts";
+
+export interface ServerDeps extends AppDeps {
+  bus: Bus;
+  /** True when the database answers a trivial query. */
+  databaseReady: () => boolean;
+}
+
+const json = (status: number, body: unknown, headers?: Record<string, string>) => Response.json(body, { status, headers });
+
+function requestIdOf(req: Request): string {
+  const given = req.headers.get("x-request-id");
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** The whole HTTP surface as a value: `fetch` can be called in a test without a socket. */
+export function createServer(deps: ServerDeps) {
+  const { logger } = deps;
+  let openApi: string | undefined;
+
+  async function route(req: Request, url: URL, requestId: string): Promise<{ route: string; response: Response }> {
+    const path = url.pathname;
+    const base = { ...deps, request: { requestId, headers: req.headers } };
+    const logInternal = (err: unknown) => logger.error({ err, request_id: requestId }, "unexpected error");
+
+    if (path === "/trpc" || path.startsWith("/trpc/")) {
+      checkBodyHeaders(req);
+      const response = await fetchRequestHandler({
+        endpoint: "/trpc",
+        req,
+        router: appRouter,
+        // Webhook signatures cover the exact body, so keep it when the request is signed.
+        createContext: async () => ({
+          ...base,
+          request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined },
+        }),
+        onError: ({ error }) => {
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
+        },
+      });
+      return { route: `/trpc/${path.slice(6)}`, response };
+    }
+
+    const rest = matchRestRoute(req.method, path);
+    if (rest && "route" in rest) {
+      return { route: rest.route.path, response: await handleRest(rest, req, url, base, logInternal) };
+    }
+    if (rest) {
+      return {
+        route: path,
+        response: json(405, { message: "Method not allowed" }, { allow: rest.allowed.join(", ") }),
+      };
+    }
+
+    if (req.method === "GET" || req.method === "HEAD") {
+      switch (path) {
+        case "/healthz":
+          return { route: path, response: json(200, { status: "ok" }) };
+        case "/readyz": {
+          const database = safe(deps.databaseReady);
+          const bus = deps.bus.isConnected();
+          const ready = database && bus;
+          return { route: path, response: json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", database, bus }) };
+        }
+        case "/openapi.json":
+          openApi ??= JSON.stringify(buildOpenApiDocument(deps.publicUrl()));
+          return { route: path, response: new Response(openApi, { headers: { "content-type": "application/json" } }) };
+      }
+    }
+    return { route: "unmatched", response: json(404, { message: "Not found" }) };
+  }
+
+  return {
+    async fetch(req: Request, _server?: Server<unknown>): Promise<Response> {
+      const started = performance.now();
+      const requestId = requestIdOf(req);
+      const url = new URL(req.url);
+      let result: { route: string; response: Response };
+      try {
+        result = await route(req, url, requestId);
+      } catch (err) {
+        if (err instanceof HttpError) {
+          result = { route: url.pathname, response: json(err.status, { message: err.message }) };
+        } else {
+          logger.error({ err, request_id: requestId }, "unexpected error");
+          result = { route: url.pathname, response: json(500, { message: "Internal server error" }) };
+        }
+      }
+      result.response.headers.set("x-request-id", requestId);
+      logger.info(
+        {
+          method: req.method,
+          route: result.route,
+          status: result.response.status,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          request_id: requestId,
+        },
+        "request",
+      );
+      return result.response;
+    },
+  };
+}
+
+function safe(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
+}

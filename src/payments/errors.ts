@@ -1,0 +1,29 @@
+/** Every way a payment operation can fail that a caller must hear about; mapped once in src/trpc/errors.ts. */
+export type PaymentErrorCode =
+  | "INVALID_VALUE"
+  | "INVALID_PAYMENT_DATA"
+  | "PAYMENT_NOT_FOUND"
+  | "PAYMENT_EXPIRED"
+  | "IDEMPOTENCY_CONFLICT"
+  | "WEBHOOK_ID_REUSED"
+  | "INVALID_QUERY";
+
+/** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
+export class PaymentError extends Error {
+  constructor(
+    readonly code: PaymentErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PaymentError";
+  }
+}
+
+export const PaymentNotFound = () => new PaymentError("PAYMENT_NOT_FOUND", "Payment not found");
+export const PaymentExpired = () => new PaymentError("PAYMENT_EXPIRED", "Payment expired");
+export const AmountMismatch = () => new PaymentError("INVALID_PAYMENT_DATA", "Invalid payment data");
+export const IdempotencyConflict = () =>
+  new PaymentError("IDEMPOTENCY_CONFLICT", "Idempotency key reused with different parameters");
+export const WebhookIdReused = () =>
+  new PaymentError("WEBHOOK_ID_REUSED", "webhook-id already used for another payment");
+export const InvalidQuery = (message: string) => new PaymentError("INVALID_QUERY", message);

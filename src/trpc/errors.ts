@@ -1,0 +1,37 @@
+import { TRPCError } from "@trpc/server";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { PaymentError, type PaymentErrorCode } from "../payments/errors.ts";
+
+/** The one mapping from domain errors to tRPC codes (and so HTTP statuses, via tRPC's own table). */
+const codeFor: Record<PaymentErrorCode, TRPC_ERROR_CODE_KEY> = {
+  INVALID_VALUE: "BAD_REQUEST",
+  INVALID_PAYMENT_DATA: "BAD_REQUEST",
+  INVALID_QUERY: "BAD_REQUEST",
+  PAYMENT_NOT_FOUND: "NOT_FOUND",
+  PAYMENT_EXPIRED: "CONFLICT",
+  WEBHOOK_ID_REUSED: "CONFLICT",
+  IDEMPOTENCY_CONFLICT: "UNPROCESSABLE_CONTENT",
+};
+
+export const INTERNAL_ERROR_MESSAGE = "Internal server error";
+
+/** Schema issues as tRPC's input parser reports them (zod errors carry an `issues` array). */
+export interface InputIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+}
+
+export function inputIssues(error: TRPCError): InputIssue[] | null {
+  const cause = error.cause as { issues?: unknown } | undefined;
+  return error.code === "BAD_REQUEST" && Array.isArray(cause?.issues) ? (cause.issues as InputIssue[]) : null;
+}
+
+/** Turns a domain error into the TRPCError callers see; anything else passes through unchanged. */
+export function toTRPCError(error: TRPCError): TRPCError {
+  if (error.cause instanceof PaymentError) {
+    return new TRPCError({ code: codeFor[error.cause.code], message: error.cause.message, cause: error.cause });
+  }
+  return error;
+}

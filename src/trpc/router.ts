@@ -1,0 +1,77 @@
+import { TRPCError } from "@trpc/server";
+import { presentPayment } from "../payments/present.ts";
+import {
+  confirmPaymentInput,
+  createPaymentInput,
+  createPaymentOutput,
+  getPaymentInput,
+  getPaymentOutput,
+  listPaymentsInput,
+  listPaymentsOutput,
+  messageOutput,
+} from "../payments/schema.ts";
+import type { Context } from "./context.ts";
+import { merchantProcedure, router, webhookProcedure } from "./trpc.ts";
+import type { InputIssue } from "./errors.ts";
+
+/** Optional `Idempotency-Key` header: 1 to 255 visible ASCII characters. */
+function idempotencyKeyOf(ctx: Context): string | undefined {
+  const key = ctx.request.headers.get("idempotency-key");
+  if (key === null) return undefined;
+  if (!/^[\x21-\x7E]{1,255}$/.test(key)) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "Invalid Idempotency-Key: 1 to 255 visible ASCII characters" });
+  }
+  return key;
+}
+
+/** "Invalid status" / "Invalid limit" / "Unknown query parameter: x" for the list's filters. */
+function listFilterMessage(issues: InputIssue[]): string {
+  const first = issues[0];
+  if (first?.code === "unrecognized_keys") return `Unknown query parameter: ${first.keys?.join(", ")}`;
+  return first && first.path.length ? `Invalid ${String(first.path[0])}` : "Invalid query parameters";
+}
+
+export const paymentsRouter = router({
+  create: merchantProcedure
+    .meta({ summary: "Create a PIX payment", invalidInput: "Invalid value" })
+    .input(createPaymentInput)
+    .output(createPaymentOutput)
+    .mutation(({ ctx, input }) => {
+      const { payment } = ctx.service.create({
+        amountCents: input.value,
+        merchant: ctx.merchant,
+        idempotencyKey: idempotencyKeyOf(ctx),
+      });
+      return { message: "The payment has been created", payment: presentPayment(payment, ctx.publicUrl()) };
+    }),
+
+  get: merchantProcedure
+    .meta({ summary: "Read a payment", invalidInput: "Invalid id" })
+    .input(getPaymentInput)
+    .output(getPaymentOutput)
+    .query(({ ctx, input }) => ({ payment: presentPayment(ctx.service.get(input.id), ctx.publicUrl()) })),
+
+  list: merchantProcedure
+    .meta({ summary: "List payments, newest first", invalidInput: listFilterMessage })
+    .input(listPaymentsInput)
+    .output(listPaymentsOutput)
+    .query(({ ctx, input }) => {
+      const page = ctx.service.list(input);
+      const base = ctx.publicUrl();
+      return { payments: page.payments.map((p) => presentPayment(p, base)), next_cursor: page.nextCursor };
+    }),
+
+  confirm: webhookProcedure
+    .meta({ summary: "Bank confirmation of a PIX payment (signed webhook)", invalidInput: "Invalid payment data" })
+    .input(confirmPaymentInput)
+    .output(messageOutput)
+    .mutation(({ ctx, input }) => {
+      ctx.service.confirm({ bankPaymentId: input.bank_payment_id, amountCents: input.value, webhookId: ctx.webhookId });
+      return { message: "The payment has been confirmed" };
+    }),
+});
+
+export const appRouter = router({ payments: paymentsRouter });
+
+/** The router's type, for clients: `import type { AppRouter }`. */
+export type AppRouter = typeof appRouter;
