@@ -1,0 +1,184 @@
+/**
+ * Test harness: starts the real app on real storage (a fresh SQLite file), on port 0, with an injected
+ * clock; or real server processes (bun src/index.ts) for multi-instance tests.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { Webhook } from "standardwebhooks";
+import { createApp } from "../src/app.ts";
+import { createInMemoryBus, type Bus } from "../src/bus/bus.ts";
+import type { Clock, Ids } from "../src/clock.ts";
+import { randomIds } from "../src/clock.ts";
+import { loadConfig } from "../src/config.ts";
+import { openDatabase, runMigrations } from "../src/db/client.ts";
+
+export const ROOT = join(import.meta.dir, "..");
+export const BUN = process.execPath; // the bun running the tests
+export const TEST_API_KEY = "sk_test_0123456789abcdef0123";
+export const OTHER_API_KEY = "sk_test_fedcba9876543210fedc";
+export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from("test-webhook-secret-32-bytes-long").toString("base64")}`;
+
+/** A clock tests move by hand, so expiry needs no sleeping. */
+export function manualClock(start = Date.UTC(2025, 3, 8, 15, 15, 25)) {
+  let now = start;
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+    set(ms: number) {
+      now = ms;
+    },
+  };
+}
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = "payments-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestAppOptions {
+  clock?: Clock;
+  ids?: Ids;
+  bus?: Bus;
+  env?: Record<string, string>;
+  databaseFile?: string;
+}
+
+/** Starts the app in this process on port 0 with a fresh SQLite file. */
+export function startTestApp(options: TestAppOptions = {}) {
+  const tmp = tempDir();
+  const databaseUrl = options.databaseFile ?? join(tmp.dir, "payments.sqlite");
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PORT: "0",
+    DATABASE_URL: databaseUrl,
+    API_KEYS: `${TEST_API_KEY},${OTHER_API_KEY}`,
+    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    PAYMENT_TTL_SECONDS: "1800",
+    ...options.env,
+  });
+  const db = openDatabase(config.databaseUrl);
+  runMigrations(db);
+  const clock = options.clock ?? manualClock();
+  const bus = options.bus ?? createInMemoryBus();
+  const app = createApp({ config, db, bus, clock, ids: options.ids ?? randomIds, logger: pino({ level: "silent" }) });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.server.fetch });
+  app.setBoundPort(server.port!);
+  const url = `http://127.0.0.1:${server.port}`;
+  return {
+    ...app,
+    url,
+    db,
+    config,
+    clock,
+    bus,
+    databaseUrl,
+    async stop() {
+      await server.stop(true);
+      db.$client.close();
+      tmp.cleanup();
+    },
+  };
+}
+
+export type TestApp = ReturnType<typeof startTestApp>;
+
+/** Standard Webhooks headers for a body, signed now (or at `at`) with the test secret. */
+export function signWebhook(
+  body: string,
+  options: { id?: string; at?: Date; secret?: string } = {},
+): Record<string, string> {
+  const id = options.id ?? `msg_${crypto.randomUUID()}`;
+  const at = options.at ?? new Date();
+  return {
+    "content-type": "application/json",
+    "webhook-id": id,
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": new Webhook(options.secret ?? TEST_WEBHOOK_SECRET).sign(id, at, body),
+  };
+}
+
+/** Merchant headers for REST calls. */
+export function merchantHeaders(apiKey = TEST_API_KEY, extra: Record<string, string> = {}) {
+  return { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...extra };
+}
+
+/** POST /payments through REST; returns status and parsed body. */
+export async function restCreate(url: string, value: unknown, headers: Record<string, string> = merchantHeaders()) {
+  const res = await fetch(`${url}/payments`, { method: "POST", headers, body: JSON.stringify({ value }) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** Signed POST /payments/pix/confirmation; returns status and parsed body. */
+export async function restConfirm(url: string, payload: unknown, sign: { id?: string; at?: Date; secret?: string } = {}) {
+  const body = JSON.stringify(payload);
+  const res = await fetch(`${url}/payments/pix/confirmation`, { method: "POST", headers: signWebhook(body, sign), body });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+export interface ServerProcess {
+  url: string;
+  port: number;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Everything the process printed so far (stdout then stderr). */
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<number>;
+}
+
+/**
+ * Starts `bun src/index.ts` as a real process on port 0 and waits for its "listening" line.
+ * cwd defaults to a temp folder so ./data/ of the checkout is never touched.
+ */
+export async function spawnServer(env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+  const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
+    cwd: cwd ?? tempDir("payments-proc-").dir,
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_ENV: "test",
+      PORT: "0",
+      API_KEYS: `${TEST_API_KEY},${OTHER_API_KEY}`,
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  let err = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) into(decoder.decode(chunk, { stream: true }));
+  };
+  void pump(proc.stdout as ReadableStream<Uint8Array>, (s) => (out += s));
+  void pump(proc.stderr as ReadableStream<Uint8Array>, (s) => (err += s));
+  const deadline = Date.now() + 15_000;
+  let port = 0;
+  while (Date.now() < deadline) {
+    const m = /listening on http:\/\/localhost:(\d+)/.exec(out);
+    if (m) {
+      port = Number(m[1]);
+      break;
+    }
+    if (proc.exitCode !== null) break;
+    await Bun.sleep(20);
+  }
+  if (!port) {
+    proc.kill("SIGKILL");
+    throw new Error(`server did not start:\n${out}\n${err}`);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    proc,
+    output: () => out + err,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (proc.exitCode === null) proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+}
