@@ -71,7 +71,7 @@ export const webhookProcedure = t.procedure.use(contractErrors).use(({ ctx, next
     "webhook-signature": h.get("webhook-signature") ?? "",
   };
   try {
-    ctx.webhook.verify(ctx.request.rawBody ?? "", headers);
+    ctx.webhook.verify(ctx.request.rawBody ?? "", headers, { jsonParse: false });
   } catch {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid signature" });
   }
