@@ -1,0 +1,117 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { BUN, ROOT, tempDir, TEST_API_KEY, TEST_WEBHOOK_SECRET } from "./harness.ts";
+
+const base = { API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
+
+describe("loadConfig", () => {
+  test("defaults match the contract", () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({
+      nodeEnv: "development",
+      port: 3000,
+      databaseUrl: "./data/payments.sqlite",
+      redisUrl: undefined,
+      paymentTtlSeconds: 1800,
+      publicUrl: undefined,
+      apiKeys: [TEST_API_KEY],
+    });
+  });
+
+  test("API_KEYS is a comma-separated list", () => {
+    expect(loadConfig({ ...base, API_KEYS: "key_aaaaaaaaaaaaaaaa, key_bbbbbbbbbbbbbbbb" }).apiKeys).toEqual([
+      "key_aaaaaaaaaaaaaaaa",
+      "key_bbbbbbbbbbbbbbbb",
+    ]);
+  });
+
+  test.each([
+    ["PORT", "abc"],
+    ["PORT", "70000"],
+    ["PORT", "-1"],
+    ["PAYMENT_TTL_SECONDS", "0"],
+    ["PAYMENT_TTL_SECONDS", "ten"],
+    ["REDIS_URL", "localhost:6379"],
+    ["PUBLIC_URL", "pay.example.com"],
+    ["WEBHOOK_SECRET", "not-a-whsec"],
+    ["API_KEYS", "short"],
+    ["NODE_ENV", "staging"],
+    ["EXPIRY_SWEEP_MS", "5"],
+    ["LOG_LEVEL", "loud"],
+  ])("a bad %s (%p) stops start-up with a message naming it", (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(name);
+  });
+
+  test("production refuses to start without API_KEYS and WEBHOOK_SECRET", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/API_KEYS and WEBHOOK_SECRET must be set/);
+    expect(() => loadConfig({ NODE_ENV: "production", API_KEYS: TEST_API_KEY })).toThrow(/WEBHOOK_SECRET must be set/);
+    expect(loadConfig({ NODE_ENV: "production", ...base }).apiKeys).toEqual([TEST_API_KEY]);
+  });
+});
+
+const runServer = (cwd: string, env: Record<string, string>, ms = 1500) => {
+  const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", PORT: "0", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGTERM"), ms);
+  return proc.exited.then(async (code) => {
+    clearTimeout(timer);
+    return { code, out: (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) };
+  });
+};
+
+describe("start-up as a process", () => {
+  test("a bad value exits 1 with the variable's name, before opening anything", async () => {
+    const tmp = tempDir();
+    try {
+      const { code, out } = await runServer(tmp.dir, { PORT: "nope" });
+      expect(code).toBe(1);
+      expect(out).toContain("PORT");
+      expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test("NODE_ENV=production without secrets exits 1 and says which", async () => {
+    const tmp = tempDir();
+    try {
+      const { code, out } = await runServer(tmp.dir, { NODE_ENV: "production" });
+      expect(code).toBe(1);
+      expect(out).toContain("API_KEYS and WEBHOOK_SECRET must be set when NODE_ENV=production");
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test("outside production, missing secrets are generated once, kept in ./data/, printed, and reused", async () => {
+    const tmp = tempDir();
+    try {
+      const first = await runServer(tmp.dir, {});
+      const kept = JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"));
+      expect(kept.api_key).toMatch(/^sk_dev_/);
+      expect(kept.webhook_secret).toMatch(/^whsec_/);
+      expect(first.out).toContain(kept.api_key);
+      expect(first.out).toContain(kept.webhook_secret);
+      expect(first.code).toBe(0);
+      const second = await runServer(tmp.dir, {});
+      expect(second.out).toContain(kept.api_key);
+      expect(JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"))).toEqual(kept);
+      expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
