@@ -5,8 +5,10 @@ import type { Clock, Ids } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { Db } from "./db/client.ts";
 import { createServer } from "./http/server.ts";
+import { createMetrics } from "./metrics.ts";
 import { createPaymentRepository } from "./payments/repository.ts";
 import { createPaymentService } from "./payments/service.ts";
+import { createPaymentFeed } from "./realtime/feed.ts";
 
 export interface AppParts {
   config: Config;
@@ -28,6 +30,8 @@ export function createApp(parts: AppParts) {
     ttlSeconds: config.paymentTtlSeconds,
     pix: config.pix,
   });
+  const feed = createPaymentFeed({ bus, service, db, onError: (err) => logger.error({ err }, "payment feed listener failed") });
+  const metrics = createMetrics({ db, bus, clock, trpcWatches: feed.watchCount });
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
   const server = createServer({
@@ -38,10 +42,15 @@ export function createApp(parts: AppParts) {
     webhook: new Webhook(config.webhookSecret),
     publicUrl,
     databaseReady: () => db.$client.query("SELECT 1 AS ok").get() !== null,
+    checkout: { merchantName: config.pix.merchantName, clock },
+    feed,
+    metrics,
   });
   return {
     service,
     server,
+    feed,
+    metrics,
     publicUrl,
     /** Tells the app which port Bun bound (PORT=0 picks any free port). */
     setBoundPort(port: number) {

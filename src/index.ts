@@ -1,5 +1,6 @@
 import { createApp } from "./app.ts";
-import { createInMemoryBus } from "./bus/bus.ts";
+import { createInMemoryBus, type Bus } from "./bus/bus.ts";
+import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { ConfigError, DEV_SECRETS_FILE, loadConfig, type Config } from "./config.ts";
 import { openDatabase, runMigrations } from "./db/client.ts";
@@ -20,7 +21,9 @@ try {
 const logger = createLogger(config.logLevel);
 const db = openDatabase(config.databaseUrl);
 runMigrations(db);
-const bus = createInMemoryBus();
+const bus: Bus = config.redisUrl
+  ? await createRedisBus({ url: config.redisUrl, logger })
+  : createInMemoryBus((err) => logger.error({ err }, "bus listener failed"));
 const app = createApp({ config, db, bus, clock: systemClock, ids: randomIds, logger });
 
 const server = Bun.serve({
@@ -28,7 +31,11 @@ const server = Bun.serve({
   hostname: "0.0.0.0",
   // Hard cap well above our own 64 KiB check, which answers with the contract's message.
   maxRequestBodySize: MAX_BODY_BYTES * 4,
+  // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
+  idleTimeout: 30,
   fetch: app.server.fetch,
+  // createApp always gives the server a payment feed, so the handler exists.
+  websocket: app.server.websocket!,
 });
 app.setBoundPort(server.port!);
 
@@ -49,17 +56,39 @@ const sweeper = setInterval(() => {
   }
 }, config.expirySweepMs);
 
+/** Longest a shutdown waits for in-flight requests before it cuts what is left. */
+const SHUTDOWN_GRACE_MS = 8000;
+
 let stopping = false;
+/**
+ * Stops accepting, tells WebSocket clients to go elsewhere (1001), lets in-flight requests finish, then
+ * ends what is left (SSE streams, whose clients reconnect with their last event id), closes Redis and
+ * the database, and exits 0, all within 10 s.
+ */
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, "shutting down");
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+  // Whatever happens below, the process is gone within 10 s.
+  setTimeout(() => process.exit(0), 9500).unref();
   clearInterval(sweeper);
-  await server.stop();
-  await bus.close();
+  const stopped = server.stop(false);
+  app.server.closeSockets(1001, "Server shutting down");
+  while (app.server.inFlight() > 0 && Date.now() < deadline) await Bun.sleep(10);
+  await Promise.race([stopped, Bun.sleep(Math.max(0, Math.min(250, deadline - Date.now())))]);
+  await server.stop(true);
+  app.feed.close();
+  try {
+    await bus.close();
+  } catch (err) {
+    logger.warn({ err }, "closing the bus failed");
+  }
   db.$client.close();
   logger.flush();
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+// Redis and sockets fail in ways that must not take the process down; they are logged instead.
+process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));

@@ -20,8 +20,13 @@ export const TEST_API_KEY = "sk_test_0123456789abcdef0123";
 export const OTHER_API_KEY = "sk_test_fedcba9876543210fedc";
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from("test-webhook-secret-32-bytes-long").toString("base64")}`;
 
+export interface ManualClock extends Clock {
+  advance(ms: number): void;
+  set(ms: number): void;
+}
+
 /** A clock tests move by hand, so expiry needs no sleeping. */
-export function manualClock(start = Date.UTC(2025, 3, 8, 15, 15, 25)) {
+export function manualClock(start = Date.UTC(2025, 3, 8, 15, 15, 25)): ManualClock {
   let now = start;
   return {
     now: () => now,
@@ -41,7 +46,7 @@ export function tempDir(prefix = "payments-test-"): { dir: string; cleanup: () =
 }
 
 export interface TestAppOptions {
-  clock?: Clock;
+  clock?: ManualClock;
   ids?: Ids;
   bus?: Bus;
   env?: Record<string, string>;
@@ -66,7 +71,7 @@ export function startTestApp(options: TestAppOptions = {}) {
   const clock = options.clock ?? manualClock();
   const bus = options.bus ?? createInMemoryBus();
   const app = createApp({ config, db, bus, clock, ids: options.ids ?? randomIds, logger: pino({ level: "silent" }) });
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.server.fetch });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.server.fetch, websocket: app.server.websocket! });
   app.setBoundPort(server.port!);
   const url = `http://127.0.0.1:${server.port}`;
   return {
@@ -182,3 +187,76 @@ export async function spawnServer(env: Record<string, string>, cwd?: string): Pr
     },
   };
 }
+
+/** A WebSocket test client that keeps every JSON message, and waits for the ones a test expects. */
+export interface SocketProbe {
+  ws: WebSocket;
+  /** Every parsed message so far, in order. */
+  messages: any[];
+  /** Resolves with the first message (from `from` on) that matches, or rejects after `timeoutMs`. */
+  next(match?: (m: any) => boolean, timeoutMs?: number, from?: number): Promise<any>;
+  send(message: unknown): void;
+  /** Resolves with the close event. */
+  closed: Promise<CloseEvent>;
+  close(): void;
+}
+
+/** Opens a WebSocket (ws:// URL) and resolves once it is open. */
+export async function openSocket(url: string, timeoutMs = 5000): Promise<SocketProbe> {
+  const ws = new WebSocket(url);
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  ws.addEventListener("message", (e) => {
+    messages.push(JSON.parse(String(e.data)));
+    for (const w of [...waiters]) w();
+  });
+  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", (e) => resolve(e)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`WebSocket ${url} did not open`)), timeoutMs);
+    ws.addEventListener("open", () => (clearTimeout(timer), resolve()));
+    ws.addEventListener("error", () => (clearTimeout(timer), reject(new Error(`WebSocket ${url} failed`))));
+  });
+  let cursor = 0;
+  return {
+    ws,
+    messages,
+    closed,
+    send: (message) => ws.send(typeof message === "string" ? message : JSON.stringify(message)),
+    close: () => ws.close(),
+    next(match = () => true, waitMs = 5000, from?: number) {
+      const start = from ?? cursor;
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          for (let i = start; i < messages.length; i++) {
+            if (match(messages[i])) {
+              cursor = i + 1;
+              waiters.delete(check);
+              clearTimeout(timer);
+              resolve(messages[i]);
+              return;
+            }
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching message within ${waitMs} ms; got ${JSON.stringify(messages)}`));
+        }, waitMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Polls `check` until it returns true, or fails after `timeoutMs`. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms`);
+}
+
+/** The ws:// URL of a server's path. */
+export const wsUrl = (httpUrl: string, path: string) => httpUrl.replace(/^http/, "ws") + path;

@@ -6,11 +6,18 @@ import { appRouter } from "../trpc/router.ts";
 import { HttpError, checkBodyHeaders } from "./body.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
+import { createCheckoutPages, type CheckoutOptions } from "../pages/checkout.ts";
+import type { Metrics } from "../metrics.ts";
+import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
 
 export interface ServerDeps extends AppDeps {
   bus: Bus;
   /** True when the database answers a trivial query. */
   databaseReady: () => boolean;
+  /** Payer-facing checkout pages under /pay/ (merchant name, clock). */
+  checkout: CheckoutOptions;
+  /** Prometheus metrics for GET /metrics and the per-request counters. */
+  metrics?: Metrics;
 }
 
 const json = (status: number, body: unknown, headers?: Record<string, string>) => Response.json(body, { status, headers });
@@ -24,6 +31,22 @@ function requestIdOf(req: Request): string {
 export function createServer(deps: ServerDeps) {
   const { logger } = deps;
   let openApi: string | undefined;
+  const checkout = createCheckoutPages({ service: deps.service, ...deps.checkout });
+  // /ws and /trpc-ws, served where there is a feed of live payment states.
+  const realtime = deps.feed
+    ? createRealtimeEndpoints({
+        feed: deps.feed,
+        publicUrl: deps.publicUrl,
+        logger,
+        trpc: {
+          router: appRouter,
+          createContext: (req) => ({ ...deps, request: { requestId: requestIdOf(req), headers: req.headers } }),
+        },
+        onSocketsChanged: deps.metrics?.socketsChanged,
+        onSubscriptionsChanged: deps.metrics?.subscriptionsChanged,
+      })
+    : null;
+  let inFlight = 0;
 
   async function route(req: Request, url: URL, requestId: string): Promise<{ route: string; response: Response }> {
     const path = url.pathname;
@@ -48,6 +71,8 @@ export function createServer(deps: ServerDeps) {
       return { route: `/trpc/${path.slice(6)}`, response };
     }
 
+    if (path.startsWith("/pay/")) return await checkout.handle(req, url);
+
     const rest = matchRestRoute(req.method, path);
     if (rest && "route" in rest) {
       return { route: rest.route.path, response: await handleRest(rest, req, url, base, logInternal) };
@@ -69,6 +94,9 @@ export function createServer(deps: ServerDeps) {
           const ready = database && bus;
           return { route: path, response: json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", database, bus }) };
         }
+        case "/metrics":
+          if (deps.metrics) return { route: path, response: await deps.metrics.render() };
+          break;
         case "/openapi.json":
           openApi ??= JSON.stringify(buildOpenApiDocument(deps.publicUrl()));
           return { route: path, response: new Response(openApi, { headers: { "content-type": "application/json" } }) };
@@ -78,13 +106,17 @@ export function createServer(deps: ServerDeps) {
   }
 
   return {
-    async fetch(req: Request, _server?: Server<unknown>): Promise<Response> {
+    async fetch(req: Request, server?: Server<unknown>): Promise<Response> {
       const started = performance.now();
       const requestId = requestIdOf(req);
       const url = new URL(req.url);
       let result: { route: string; response: Response };
+      inFlight++;
       try {
-        result = await route(req, url, requestId);
+        const upgraded = realtime?.upgrade(req, url, server);
+        // After a successful upgrade Bun ignores the returned response; the 101 is for the log and metrics.
+        if (upgraded) result = { route: url.pathname, response: upgraded === true ? new Response(null, { status: 101 }) : upgraded };
+        else result = await route(req, url, requestId);
       } catch (err) {
         if (err instanceof HttpError) {
           result = { route: url.pathname, response: json(err.status, { message: err.message }) };
@@ -92,6 +124,8 @@ export function createServer(deps: ServerDeps) {
           logger.error({ err, request_id: requestId }, "unexpected error");
           result = { route: url.pathname, response: json(500, { message: "Internal server error" }) };
         }
+      } finally {
+        inFlight--;
       }
       result.response.headers.set("x-request-id", requestId);
       logger.info(
@@ -104,8 +138,17 @@ export function createServer(deps: ServerDeps) {
         },
         "request",
       );
+      deps.metrics?.observeRequest(req.method, result.route, result.response.status, (performance.now() - started) / 1000);
       return result.response;
     },
+    /** Bun's `websocket` handler for /ws and /trpc-ws (undefined without a feed). */
+    websocket: realtime?.websocket,
+    /** Closes every WebSocket, e.g. with 1001 on shutdown. */
+    closeSockets(code: number, reason: string) {
+      realtime?.closeAll(code, reason);
+    },
+    /** Requests whose response is not ready yet (a streaming response counts until its headers are out). */
+    inFlight: () => inFlight,
   };
 }
 

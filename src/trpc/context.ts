@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Webhook } from "standardwebhooks";
 import type { PaymentService } from "../payments/service.ts";
+import type { PaymentFeed } from "../realtime/feed.ts";
 
 /** What every procedure may use: the app's parts, plus what this one request carried. */
 export interface AppDeps {
@@ -10,6 +11,8 @@ export interface AppDeps {
   /** Base of returned links (PUBLIC_URL, or http://localhost:<bound port>). */
   publicUrl: () => string;
   logger: Logger;
+  /** Live payment states for `payments.watch`; absent where nothing serves subscriptions. */
+  feed?: PaymentFeed;
 }
 
 export interface RequestInfo {

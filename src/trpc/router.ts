@@ -1,4 +1,5 @@
-import { TRPCError } from "@trpc/server";
+import { TRPCError, tracked } from "@trpc/server";
+import { z } from "zod";
 import { presentPayment } from "../payments/present.ts";
 import {
   confirmPaymentInput,
@@ -9,9 +10,10 @@ import {
   listPaymentsInput,
   listPaymentsOutput,
   messageOutput,
+  watchPaymentInput,
 } from "../payments/schema.ts";
 import type { Context } from "./context.ts";
-import { merchantProcedure, router, webhookProcedure } from "./trpc.ts";
+import { merchantProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
 import type { InputIssue } from "./errors.ts";
 
 /** Optional `Idempotency-Key` header: 1 to 255 visible ASCII characters. */
@@ -30,6 +32,9 @@ function listFilterMessage(issues: InputIssue[]): string {
   if (first?.code === "unrecognized_keys") return `Unknown query parameter: ${first.keys?.join(", ")}`;
   return first && first.path.length ? `Invalid ${String(first.path[0])}` : "Invalid query parameters";
 }
+
+/** tRPC adds the id of the last event a client got to the input when its subscription resumes. */
+const watchInput = watchPaymentInput.extend({ lastEventId: z.string().max(20).nullish() });
 
 export const paymentsRouter = router({
   create: merchantProcedure
@@ -68,6 +73,20 @@ export const paymentsRouter = router({
     .mutation(({ ctx, input }) => {
       ctx.service.confirm({ bankPaymentId: input.bank_payment_id, amountCents: input.value, webhookId: ctx.webhookId });
       return { message: "The payment has been confirmed" };
+    }),
+
+  // The bank_payment_id is the capability (CONTRACT §3), so no key is needed to watch one payment.
+  watch: publicProcedure
+    .meta({ summary: "Watch a payment: its current state, then every change", invalidInput: "Invalid bank_payment_id" })
+    .input(watchInput)
+    .subscription(({ ctx, input, signal }) => {
+      if (!ctx.feed) throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: "Subscriptions are not served here" });
+      const since = input.lastEventId && /^\d{1,15}$/.test(input.lastEventId) ? Number(input.lastEventId) : undefined;
+      // Throws PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
+      const states = ctx.feed.watch(input.bank_payment_id, { since, signal });
+      return (async function* () {
+        for await (const state of states) yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
+      })();
     }),
 });
 

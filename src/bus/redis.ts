@@ -1,0 +1,169 @@
+import { createClient } from "redis";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { notifyAll, type Bus, type PaymentChanged } from "./bus.ts";
+
+export interface RedisBusOptions {
+  url: string;
+  logger: Logger;
+  /** One channel carries every payment change. */
+  channel?: string;
+  /** Identifies this instance's own messages, which it has already delivered locally. */
+  instanceId?: string;
+}
+
+/** Publishes that failed while Redis was away, re-sent when it is back; older ones are dropped past this. */
+const MAX_UNSENT = 1000;
+
+const messageSchema = z.object({
+  origin: z.string(),
+  eventId: z.number().int(),
+  payment: z.object({
+    id: z.number().int(),
+    bankPaymentId: z.string(),
+    amountCents: z.number().int(),
+    status: z.enum(["pending", "paid", "expired"]),
+    brCode: z.string(),
+    createdAt: z.number(),
+    expiresAt: z.number(),
+    paidAt: z.number().nullable(),
+  }),
+});
+
+/** Waits between reconnection attempts: quick at first, then once a second, forever. */
+const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 1000);
+
+/**
+ * Redis pub/sub bus: a publisher connection and a dedicated subscriber connection on one channel.
+ * Events are delivered to this instance's listeners at once and to the others through Redis; this
+ * instance ignores its own echo, so no listener hears an event twice. While Redis is away, publishing
+ * still tells local listeners and never throws; when the subscriber is back, `onResync` listeners are
+ * told to re-read from the database what they may have missed.
+ */
+export async function createRedisBus(options: RedisBusOptions): Promise<Bus> {
+  const { logger } = options;
+  const channel = options.channel ?? "payments:changed";
+  const instanceId = options.instanceId ?? crypto.randomUUID();
+  const listeners = new Set<(event: PaymentChanged) => void>();
+  const resyncListeners = new Set<() => void>();
+  const stats = { published: 0, received: 0, publishFailures: 0 };
+  const unsent: string[] = [];
+  let closing = false;
+
+  const reportListenerError = (err: unknown) => logger.error({ err }, "bus listener failed");
+
+  // Without the offline queue a command fails at once while disconnected, instead of piling up in memory
+  // for an outage of unknown length; what failed is kept (bounded) and re-sent on reconnect.
+  const publisher = createClient({ url: options.url, disableOfflineQueue: true, pingInterval: 2000, socket: { reconnectStrategy } });
+  // Interval PINGs are the publisher's job (a half-open socket shows there); the subscriber only listens.
+  const subscriber = publisher.duplicate({ pingInterval: 0 });
+
+  // An 'error' event without a listener would crash the process; Redis going away is expected here.
+  let lastErrorLog = 0;
+  const onError = (role: string) => (err: Error) => {
+    if (Date.now() - lastErrorLog > 5000) {
+      lastErrorLog = Date.now();
+      logger.warn({ err: err.message, role }, "redis connection error");
+    }
+  };
+  publisher.on("error", onError("publisher"));
+  subscriber.on("error", onError("subscriber"));
+
+  const send = async (message: string) => {
+    try {
+      await publisher.publish(channel, message);
+    } catch {
+      stats.publishFailures++;
+      if (closing) return;
+      unsent.push(message);
+      if (unsent.length > MAX_UNSENT) unsent.shift();
+    }
+  };
+
+  publisher.on("ready", () => {
+    for (const message of unsent.splice(0)) void send(message);
+  });
+
+  const resync = () => notifyAll(resyncListeners, [], reportListenerError);
+  let subscribed = false;
+  // On a reconnect node-redis emits 'ready' after it has re-sent SUBSCRIBE, so a re-read from the
+  // database now cannot miss a message that follows it.
+  subscriber.on("ready", () => {
+    if (!subscribed) return;
+    logger.info("redis subscriber reconnected; resyncing watchers");
+    resync();
+  });
+
+  const onMessage = (raw: string) => {
+    let message: z.infer<typeof messageSchema>;
+    try {
+      message = messageSchema.parse(JSON.parse(raw));
+    } catch (err) {
+      logger.warn({ err }, "ignored a malformed bus message");
+      return;
+    }
+    if (message.origin === instanceId) return;
+    stats.received++;
+    notifyAll(listeners, [{ eventId: message.eventId, payment: message.payment }], reportListenerError);
+  };
+
+  const connected = Promise.all([
+    publisher.connect(),
+    subscriber
+      .connect()
+      .then(() => subscriber.subscribe(channel, onMessage))
+      .then(() => {
+        subscribed = true;
+        // Redis may have come up after this instance started, while others published.
+        resync();
+      }),
+  ]);
+  // Start-up does not wait for Redis for ever: /readyz says 503 until it answers, and the clients keep trying.
+  connected.catch((err) => logger.error({ err }, "redis connection failed"));
+  const firstConnect = await Promise.race([connected.then(() => true), Bun.sleep(3000).then(() => false)]).catch(() => false);
+  if (!firstConnect) logger.warn({ url: redactUrl(options.url) }, "redis is not answering yet; continuing without it");
+
+  return {
+    publish(event) {
+      stats.published++;
+      notifyAll(listeners, [event], reportListenerError);
+      void send(JSON.stringify({ origin: instanceId, eventId: event.eventId, payment: event.payment }));
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    onResync(listener) {
+      resyncListeners.add(listener);
+      return () => resyncListeners.delete(listener);
+    },
+    isConnected: () => publisher.isReady && subscriber.isReady,
+    stats: () => ({ ...stats }),
+    async close() {
+      closing = true;
+      listeners.clear();
+      resyncListeners.clear();
+      // close() waits for replies in flight; destroy() does not wait for a Redis that is gone.
+      await Promise.all(
+        [publisher, subscriber].map(async (client) => {
+          if (!client.isOpen) return;
+          try {
+            await Promise.race([client.close(), Bun.sleep(1000).then(() => Promise.reject(new Error("timeout")))]);
+          } catch {
+            if (client.isOpen) client.destroy();
+          }
+        }),
+      );
+    },
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}

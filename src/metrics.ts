@@ -1,0 +1,148 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Bus } from "./bus/bus.ts";
+import type { Clock } from "./clock.ts";
+import type { Db } from "./db/client.ts";
+
+export interface MetricsDeps {
+  db: Db;
+  bus: Bus;
+  clock: Clock;
+  /** Open tRPC `watch` subscriptions (SSE and WebSocket). */
+  trpcWatches?: () => number;
+}
+
+/** Route labels kept; past this, new ones count as "other" so odd URLs cannot grow the series without bound. */
+const MAX_ROUTE_LABELS = 200;
+
+/**
+ * The app's Prometheus metrics on a Registry of its own (never the global one), so a test can run
+ * several apps in one process. Gauges that mirror state elsewhere are read at scrape time.
+ */
+export function createMetrics(deps: MetricsDeps) {
+  const registry = new Registry();
+
+  const httpRequests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests by method, route and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request latency by method, route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const sockets = new Gauge({
+    name: "websocket_connections",
+    help: "Open WebSocket connections by path",
+    labelNames: ["path"] as const,
+    registers: [registry],
+  });
+  const wsSubscriptions = new Gauge({
+    name: "websocket_subscriptions",
+    help: "Payments watched over /ws, summed over sockets",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "trpc_watch_subscriptions",
+    help: "Open tRPC payments.watch subscriptions (SSE and WebSocket)",
+    registers: [registry],
+    collect() {
+      this.set(deps.trpcWatches?.() ?? 0);
+    },
+  });
+
+  const busCounter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  busCounter("bus_events_published_total", "Payment events this instance published", () => deps.bus.stats().published);
+  busCounter("bus_events_received_total", "Payment events received from other instances", () => deps.bus.stats().received);
+  busCounter("bus_publish_failures_total", "Publishes that could not reach other instances at first try", () => deps.bus.stats().publishFailures);
+  new Gauge({
+    name: "bus_connected",
+    help: "1 when events reach every instance (Redis connected, or the in-process bus)",
+    registers: [registry],
+    collect() {
+      this.set(deps.bus.isConnected() ? 1 : 0);
+    },
+  });
+
+  // Effective status, as the API reports it: a pending payment past its expiry counts as expired.
+  const byStatus = deps.db.$client.query<{ status: string; n: number }, [number]>(
+    `SELECT CASE WHEN status = 'pending' AND expires_at <= ? THEN 'expired' ELSE status END AS status, count(*) AS n
+       FROM payments GROUP BY 1`,
+  );
+  new Gauge({
+    name: "payments",
+    help: "Payments by status",
+    labelNames: ["status"] as const,
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = { pending: 0, paid: 0, expired: 0 };
+      try {
+        for (const row of byStatus.all(deps.clock.now())) counts[row.status] = row.n;
+      } catch {
+        return; // a closed or busy database leaves the last values
+      }
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+    },
+  });
+
+  // prom-client's default process metrics read /proc in ways Bun does not match (NaN event-loop stats),
+  // so the few that matter here are read directly.
+  new Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident set size",
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: "process_heap_used_bytes",
+    help: "JavaScript heap in use",
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+
+  const routes = new Set<string>();
+  const routeLabel = (route: string) => {
+    if (routes.has(route)) return route;
+    if (routes.size >= MAX_ROUTE_LABELS) return "other";
+    routes.add(route);
+    return route;
+  };
+
+  return {
+    registry,
+    /** Counts one HTTP request and its latency. */
+    observeRequest(method: string, route: string, status: number, seconds: number) {
+      const labels = { method, route: routeLabel(route), status: String(status) };
+      httpRequests.inc(labels);
+      httpDuration.observe(labels, seconds);
+    },
+    socketsChanged(path: string, delta: number) {
+      sockets.inc({ path }, delta);
+    },
+    subscriptionsChanged(delta: number) {
+      wsSubscriptions.inc(delta);
+    },
+    /** The Prometheus text exposition. */
+    async render(): Promise<Response> {
+      return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

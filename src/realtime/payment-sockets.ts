@@ -1,0 +1,180 @@
+import type { Server, ServerWebSocket } from "bun";
+import type { Logger } from "pino";
+import { PaymentError } from "../payments/errors.ts";
+import { presentPayment } from "../payments/present.ts";
+import type { PaymentFeed, PaymentState } from "./feed.ts";
+
+/** Per-socket state of a /ws connection. */
+export interface PaymentSocketData {
+  kind: "payments";
+  /** bank_payment_ids this socket watches. */
+  watching: Set<string>;
+  /** From `/ws?bank_payment_id=`: subscribed as soon as the socket opens. */
+  initial: string | null;
+}
+
+export interface PaymentSocketsDeps {
+  feed: PaymentFeed;
+  publicUrl: () => string;
+  logger: Logger;
+  /** Most payments one socket may watch at once. */
+  maxSubscriptions: number;
+  /** Counts subscriptions for /metrics (+1 / -1). */
+  onSubscriptionsChanged?: (delta: number) => void;
+}
+
+/** What one bank_payment_id's topic has told its sockets, on this instance. */
+interface Topic {
+  /** Every socket on the topic has been sent the state of this event. */
+  lastEventId: number;
+  sockets: number;
+  unfollow: () => void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const topicOf = (bankPaymentId: string) => `payment:${bankPaymentId}`;
+
+/**
+ * The /ws protocol of CONTRACT §6 on Bun's own WebSocket: each watched payment is a Bun topic, so one
+ * bus event costs one `server.publish`, however many sockets watch it. Bad input gets an `error`
+ * message and the socket stays open.
+ */
+export function createPaymentSockets(deps: PaymentSocketsDeps) {
+  const { feed, logger } = deps;
+  const topics = new Map<string, Topic>();
+  let server: Server<unknown> | null = null;
+
+  const paymentMessage = (state: PaymentState) =>
+    JSON.stringify({ type: "payment", payment: presentPayment(state.payment, deps.publicUrl()) });
+  const errorMessage = (message: string) => JSON.stringify({ type: "error", message });
+
+  /** Sends a newer state to every socket of the topic, once; older or repeated news is dropped. */
+  function announce(bankPaymentId: string, state: PaymentState) {
+    const topic = topics.get(bankPaymentId);
+    if (!topic || state.eventId <= topic.lastEventId || !server) return;
+    topic.lastEventId = state.eventId;
+    server.publish(topicOf(bankPaymentId), paymentMessage(state));
+  }
+
+  function openTopic(bankPaymentId: string): Topic {
+    let topic = topics.get(bankPaymentId);
+    if (topic) return topic;
+    const created: Topic = {
+      lastEventId: 0,
+      sockets: 0,
+      unfollow: feed.follow(bankPaymentId, {
+        change: (state) => announce(bankPaymentId, state),
+        resync() {
+          try {
+            announce(bankPaymentId, feed.snapshot(bankPaymentId));
+          } catch (err) {
+            logger.error({ err }, "resync of a watched payment failed");
+          }
+        },
+      }),
+    };
+    topics.set(bankPaymentId, created);
+    return created;
+  }
+
+  function releaseTopic(bankPaymentId: string) {
+    const topic = topics.get(bankPaymentId);
+    if (!topic) return;
+    topic.sockets--;
+    if (topic.sockets <= 0) {
+      topic.unfollow();
+      topics.delete(bankPaymentId);
+    }
+  }
+
+  function subscribe(ws: ServerWebSocket<PaymentSocketData>, bankPaymentId: unknown) {
+    if (typeof bankPaymentId !== "string" || !UUID.test(bankPaymentId)) {
+      ws.send(errorMessage("Invalid bank_payment_id: expected a UUID"));
+      return;
+    }
+    const id = bankPaymentId.toLowerCase();
+    const already = ws.data.watching.has(id);
+    if (!already && ws.data.watching.size >= deps.maxSubscriptions) {
+      ws.send(errorMessage(`Too many subscriptions: at most ${deps.maxSubscriptions} per connection`));
+      return;
+    }
+    // Subscribe first, then read: both happen in this one synchronous turn, so no change can slip between.
+    const topic = openTopic(id);
+    if (!already) {
+      ws.subscribe(topicOf(id));
+      ws.data.watching.add(id);
+      topic.sockets++;
+      deps.onSubscriptionsChanged?.(1);
+    }
+    let state: PaymentState;
+    try {
+      state = feed.snapshot(id);
+    } catch (err) {
+      unsubscribe(ws, id);
+      if (err instanceof PaymentError) ws.send(errorMessage(err.message));
+      else {
+        logger.error({ err }, "payment snapshot failed");
+        ws.send(errorMessage("Internal server error"));
+      }
+      return;
+    }
+    if (state.eventId > topic.lastEventId && topic.sockets > 1) {
+      // Newer than what the topic's other sockets have: they need it too, and then the bus's copy of
+      // this same event is dropped as already sent.
+      announce(id, state);
+    } else {
+      topic.lastEventId = Math.max(topic.lastEventId, state.eventId);
+      ws.send(paymentMessage(state));
+    }
+  }
+
+  function unsubscribe(ws: ServerWebSocket<PaymentSocketData>, bankPaymentId: string, closed = false) {
+    if (!ws.data.watching.delete(bankPaymentId)) return;
+    // Bun drops a closed socket's topics by itself.
+    if (!closed) ws.unsubscribe(topicOf(bankPaymentId));
+    deps.onSubscriptionsChanged?.(-1);
+    releaseTopic(bankPaymentId);
+  }
+
+  return {
+    /** Remembers the server for `server.publish`; call on every upgrade (it is the same server). */
+    attach(s: Server<unknown>) {
+      server = s;
+    },
+    open(ws: ServerWebSocket<PaymentSocketData>) {
+      if (ws.data.initial !== null) subscribe(ws, ws.data.initial);
+    },
+    message(ws: ServerWebSocket<PaymentSocketData>, raw: string | Buffer) {
+      if (typeof raw !== "string") {
+        ws.send(errorMessage("Expected a JSON text frame"));
+        return;
+      }
+      let msg: unknown;
+      try {
+        msg = JSON.parse(raw);
+      } catch {
+        ws.send(errorMessage("Malformed JSON"));
+        return;
+      }
+      const { type, bank_payment_id } = (msg && typeof msg === "object" ? msg : {}) as Record<string, unknown>;
+      switch (type) {
+        case "subscribe":
+          subscribe(ws, bank_payment_id);
+          return;
+        case "unsubscribe":
+          if (typeof bank_payment_id === "string") unsubscribe(ws, bank_payment_id.toLowerCase());
+          else ws.send(errorMessage("Invalid bank_payment_id: expected a UUID"));
+          return;
+        default:
+          ws.send(errorMessage(typeof type === "string" ? `Unknown message type: ${type.slice(0, 50)}` : "Missing message type"));
+      }
+    },
+    close(ws: ServerWebSocket<PaymentSocketData>) {
+      for (const id of [...ws.data.watching]) unsubscribe(ws, id, true);
+    },
+    /** Payments watched on this instance (topics), for tests and /metrics. */
+    topicCount: () => topics.size,
+  };
+}
+
+export type PaymentSockets = ReturnType<typeof createPaymentSockets>;

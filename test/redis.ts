@@ -1,0 +1,107 @@
+/**
+ * A real redis-server for tests, on a free port, with no persistence; it can be killed and restarted on
+ * the same port to play an outage.
+ */
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+
+const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p)) ?? Bun.which("redis-server");
+
+/** A port nothing listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function ping(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: { data() {}, error() {} },
+    });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Kills the server at once (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: no persistence). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server on a free port; fails with how to install it when it is missing. */
+export async function startRedis(): Promise<TestRedis> {
+  if (!REDIS_SERVER) {
+    throw new Error("redis-server is not installed; these tests need a real Redis: apt-get install redis-server");
+  }
+  const port = await freePort();
+  let proc: ReturnType<typeof Bun.spawn> | null = null;
+
+  const start = async () => {
+    proc = Bun.spawn(
+      [REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      { stdout: "ignore", stderr: "pipe" },
+    );
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      if (await ping(port)) return;
+      if (proc.exitCode !== null) break;
+      await Bun.sleep(20);
+    }
+    const err = proc.exitCode !== null ? await new Response(proc.stderr as ReadableStream).text() : "timeout";
+    proc.kill("SIGKILL");
+    throw new Error(`redis-server did not start on port ${port}: ${err}`);
+  };
+  const kill = async () => {
+    if (!proc || proc.exitCode !== null) return;
+    proc.kill("SIGKILL");
+    await proc.exited;
+  };
+
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill,
+    restart: start,
+    stop: kill,
+  };
+}
+
+/** Two real server processes sharing one SQLite file and one Redis, both ready (GET /readyz 200). */
+export async function startTwoInstances(env: Record<string, string> = {}) {
+  const { spawnServer, tempDir, waitUntil } = await import("./harness.ts");
+  const redis = await startRedis();
+  const tmp = tempDir("payments-cluster-");
+  const shared = { REDIS_URL: redis.url, DATABASE_URL: `${tmp.dir}/payments.sqlite`, ...env };
+  // One after the other: the first applies the migrations.
+  const a = await spawnServer(shared);
+  const b = await spawnServer(shared);
+  const ready = async (url: string) => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200;
+  await waitUntil(async () => (await ready(a.url)) && (await ready(b.url)), 10_000, "both instances ready");
+  return {
+    redis,
+    a,
+    b,
+    databaseFile: shared.DATABASE_URL,
+    async stop() {
+      await Promise.all([a.stop("SIGKILL"), b.stop("SIGKILL")]);
+      await redis.stop();
+      tmp.cleanup();
+    },
+  };
+}
