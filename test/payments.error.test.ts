@@ -9,7 +9,7 @@ beforeAll(() => {
 });
 afterAll(() => app.stop());
 
-const postRaw = (path: string, body: string | Uint8Array, headers: Record<string, string>) =>
+const postRaw = (path: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string>) =>
   fetch(`${app.url}${path}`, { method: "POST", headers, body });
 
 describe("POST /payments refuses bad values with 400 Invalid value", () => {
