@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 
@@ -145,7 +145,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     if (changed) {
       mkdirSync("./data", { recursive: true });
-      writeFileSync(DEV_SECRETS_FILE, JSON.stringify(kept, null, 2) + "\n", { mode: 0o600 });
+      const text = JSON.stringify(kept, null, 2) + "\n";
+      if (existsSync(DEV_SECRETS_FILE)) {
+        writeFileSync(DEV_SECRETS_FILE, text, { mode: 0o600 });
+      } else {
+        // Two instances starting at once must end up with the same secrets: the file appears whole
+        // (written aside, then linked), and only the first link wins; the loser reads the winner's.
+        const aside = `${DEV_SECRETS_FILE}.${process.pid}.tmp`;
+        writeFileSync(aside, text, { mode: 0o600 });
+        try {
+          linkSync(aside, DEV_SECRETS_FILE);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+          return loadConfig(env);
+        } finally {
+          unlinkSync(aside);
+        }
+      }
     }
   }
 

@@ -115,3 +115,20 @@ describe("start-up as a process", () => {
     }
   });
 });
+
+describe("development secrets with several instances", () => {
+  test("instances starting at once in one folder all use the same generated secrets", async () => {
+    const tmp = tempDir();
+    try {
+      const runs = await Promise.all([1, 2, 3, 4].map(() => runServer(tmp.dir, {}, 2500)));
+      const kept = JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"));
+      for (const run of runs) {
+        expect(run.code).toBe(0);
+        expect(run.out).toContain(kept.api_key);
+        expect(run.out).toContain(kept.webhook_secret);
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
