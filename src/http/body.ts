@@ -27,6 +27,9 @@ export function checkBodyHeaders(req: Request): void {
   }
 }
 
+// A fatal decoder keeps no state between whole-buffer decodes, so one serves every request.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Reads a JSON request body: at most 64 KiB, UTF-8, JSON (an empty body is `{}`).
  * Returns the raw text too, because webhook signatures cover the exact bytes.
@@ -37,7 +40,7 @@ export async function readJsonBody(req: Request): Promise<{ raw: string; json: u
   if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large (limit 64 KiB)");
   let raw: string;
   try {
-    raw = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    raw = utf8.decode(bytes);
   } catch {
     return { raw: "", json: new MalformedJson("Body is not valid UTF-8") };
   }
