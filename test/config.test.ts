@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { BUN, ROOT, tempDir, TEST_API_KEY, TEST_WEBHOOK_SECRET } from "./harness.ts";
+import { BUN, ROOT, spawnServer, tempDir, TEST_API_KEY, TEST_WEBHOOK_SECRET } from "./harness.ts";
 
 const base = { API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
 
@@ -58,7 +58,7 @@ describe("loadConfig", () => {
   });
 });
 
-const runServer = (cwd: string, env: Record<string, string>, ms = 1500) => {
+const runServer = (cwd: string, env: Record<string, string>, ms = 15_000) => {
   const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
     cwd,
     env: { PATH: process.env.PATH ?? "", PORT: "0", ...env },
@@ -98,16 +98,18 @@ describe("start-up as a process", () => {
 
   test("outside production, missing secrets are generated once, kept in ./data/, printed, and reused", async () => {
     const tmp = tempDir();
+    const noSecrets = { API_KEYS: "", WEBHOOK_SECRET: "", NODE_ENV: "development" };
     try {
-      const first = await runServer(tmp.dir, {});
+      const first = await spawnServer(noSecrets, tmp.dir);
+      expect(await first.stop()).toBe(0);
       const kept = JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"));
       expect(kept.api_key).toMatch(/^sk_dev_/);
       expect(kept.webhook_secret).toMatch(/^whsec_/);
-      expect(first.out).toContain(kept.api_key);
-      expect(first.out).toContain(kept.webhook_secret);
-      expect(first.code).toBe(0);
-      const second = await runServer(tmp.dir, {});
-      expect(second.out).toContain(kept.api_key);
+      expect(first.output()).toContain(kept.api_key);
+      expect(first.output()).toContain(kept.webhook_secret);
+      const second = await spawnServer(noSecrets, tmp.dir);
+      expect(await second.stop()).toBe(0);
+      expect(second.output()).toContain(kept.api_key);
       expect(JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"))).toEqual(kept);
       expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(true);
     } finally {
@@ -119,13 +121,14 @@ describe("start-up as a process", () => {
 describe("development secrets with several instances", () => {
   test("instances starting at once in one folder all use the same generated secrets", async () => {
     const tmp = tempDir();
+    const noSecrets = { API_KEYS: "", WEBHOOK_SECRET: "", NODE_ENV: "development" };
     try {
-      const runs = await Promise.all([1, 2, 3, 4].map(() => runServer(tmp.dir, {}, 2500)));
+      const servers = await Promise.all([1, 2, 3, 4].map(() => spawnServer(noSecrets, tmp.dir)));
+      for (const server of servers) expect(await server.stop()).toBe(0);
       const kept = JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"));
-      for (const run of runs) {
-        expect(run.code).toBe(0);
-        expect(run.out).toContain(kept.api_key);
-        expect(run.out).toContain(kept.webhook_secret);
+      for (const server of servers) {
+        expect(server.output()).toContain(kept.api_key);
+        expect(server.output()).toContain(kept.webhook_secret);
       }
     } finally {
       tmp.cleanup();
