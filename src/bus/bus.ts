@@ -48,29 +48,43 @@ export function notifyAll<A extends unknown[]>(
   }
 }
 
-/** One-instance bus: listeners in this process hear every publish at once. */
-export function createInMemoryBus(onError: (err: unknown) => void = (err) => console.error(err)): Bus {
+/** The listener sets every Bus adapter keeps, with the subscribe/onResync halves of the port. */
+export function createListenerRegistry() {
   const listeners = new Set<(event: PaymentChanged) => void>();
   const resyncListeners = new Set<() => void>();
+  return {
+    listeners,
+    resyncListeners,
+    subscribe(listener: (event: PaymentChanged) => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    onResync(listener: () => void) {
+      resyncListeners.add(listener);
+      return () => void resyncListeners.delete(listener);
+    },
+    clear() {
+      listeners.clear();
+      resyncListeners.clear();
+    },
+  };
+}
+
+/** One-instance bus: listeners in this process hear every publish at once. */
+export function createInMemoryBus(onError: (err: unknown) => void = (err) => console.error(err)): Bus {
+  const registry = createListenerRegistry();
   let published = 0;
   return {
     publish(event) {
       published++;
-      notifyAll(listeners, [event], onError);
+      notifyAll(registry.listeners, [event], onError);
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    onResync(listener) {
-      resyncListeners.add(listener);
-      return () => resyncListeners.delete(listener);
-    },
+    subscribe: registry.subscribe,
+    onResync: registry.onResync,
     isConnected: () => true,
     stats: () => ({ published, received: 0, publishFailures: 0 }),
     async close() {
-      listeners.clear();
-      resyncListeners.clear();
+      registry.clear();
     },
   };
 }

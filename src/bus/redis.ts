@@ -1,7 +1,7 @@
 import { createClient } from "redis";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { notifyAll, type Bus, type PaymentChanged } from "./bus.ts";
+import { createListenerRegistry, notifyAll, type Bus } from "./bus.ts";
 
 export interface RedisBusOptions {
   url: string;
@@ -44,8 +44,8 @@ export async function createRedisBus(options: RedisBusOptions): Promise<Bus> {
   const { logger } = options;
   const channel = options.channel ?? "payments:changed";
   const instanceId = options.instanceId ?? crypto.randomUUID();
-  const listeners = new Set<(event: PaymentChanged) => void>();
-  const resyncListeners = new Set<() => void>();
+  const registry = createListenerRegistry();
+  const { listeners, resyncListeners } = registry;
   const stats = { published: 0, received: 0, publishFailures: 0 };
   const unsent: string[] = [];
   let closing = false;
@@ -129,20 +129,13 @@ export async function createRedisBus(options: RedisBusOptions): Promise<Bus> {
       notifyAll(listeners, [event], reportListenerError);
       void send(JSON.stringify({ origin: instanceId, eventId: event.eventId, payment: event.payment }));
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    onResync(listener) {
-      resyncListeners.add(listener);
-      return () => resyncListeners.delete(listener);
-    },
+    subscribe: registry.subscribe,
+    onResync: registry.onResync,
     isConnected: () => publisher.isReady && subscriber.isReady,
     stats: () => ({ ...stats }),
     async close() {
       closing = true;
-      listeners.clear();
-      resyncListeners.clear();
+      registry.clear();
       // close() waits for replies in flight; destroy() does not wait for a Redis that is gone.
       await Promise.all(
         [publisher, subscriber].map(async (client) => {
