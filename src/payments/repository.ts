@@ -1,6 +1,7 @@
 import type { SQLQueryBindings, Statement } from "bun:sqlite";
 import { and, desc, eq, gt, is, lt, lte, or, Param, Placeholder, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { createWriteBatcher } from "../db/write-batch.ts";
 import { idempotencyKeys, paymentEvents, payments, webhookDeliveries, type PaymentRow } from "../db/schema.ts";
 
 const p = sql.placeholder;
@@ -184,6 +185,7 @@ export function createPaymentRepository(db: Db) {
   // bun:sqlite compiles the BEGIN IMMEDIATE / COMMIT / ROLLBACK wrapper once; Drizzle's would build a
   // transaction object and a new wrapper on every call. Nested calls become savepoints, as before.
   const immediate = db.$client.transaction((fn: () => unknown) => fn());
+  const batch = createWriteBatcher(db.$client);
 
   return {
     insertPayment: (v: {
@@ -233,6 +235,11 @@ export function createPaymentRepository(db: Db) {
       pages[filter].all<RawPaymentRow>(v).map(toRow),
     /** Runs fn in one BEGIN IMMEDIATE transaction, so check-then-write is atomic across processes. */
     transaction: <T>(fn: () => T): T => immediate.immediate(fn) as T,
+    /**
+     * Runs fn like transaction(), but group-committed with the other writes of this event-loop turn
+     * (src/db/write-batch.ts); settles after the shared COMMIT.
+     */
+    write: <T>(fn: () => T): Promise<T> => batch.run(fn),
   };
 }
 

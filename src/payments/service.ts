@@ -63,13 +63,15 @@ export function createPaymentService(deps: PaymentServiceDeps) {
      * Creates a pending payment with its BR Code. With an idempotency key the call must be
      * idempotent: the same key and amount return the payment the first call created, and create nothing.
      */
-    create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): {
+    async create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): Promise<{
       payment: Payment;
       created: boolean;
-    } {
+    }> {
       const now = clock.now();
       const requestHash = createHash("sha256").update(`amount_cents=${input.amountCents}`).digest("hex");
-      const result = repo.transaction(() => {
+      // Batched writes run one after another in one transaction, so a second request with the same key
+      // in the same batch finds the first one's key here and returns its payment.
+      const result = await repo.write(() => {
         if (input.idempotencyKey !== undefined) {
           const kept = repo.findIdempotencyKey(input.merchant, input.idempotencyKey);
           if (kept) {
@@ -147,12 +149,12 @@ export function createPaymentService(deps: PaymentServiceDeps) {
      * confirmations (on any instance) produce exactly one `paid` event; a repeat for a paid payment, or a
      * replayed webhook id, changes nothing and succeeds.
      */
-    confirm(input: { bankPaymentId: string; amountCents: number; webhookId?: string }): {
+    async confirm(input: { bankPaymentId: string; amountCents: number; webhookId?: string }): Promise<{
       payment: Payment;
       changed: boolean;
-    } {
+    }> {
       const now = clock.now();
-      const result = repo.transaction(() => {
+      const result = await repo.write(() => {
         const row = repo.findByBankPaymentId(input.bankPaymentId);
         if (!row) throw PaymentNotFound();
         if (row.amountCents !== input.amountCents) throw AmountMismatch();

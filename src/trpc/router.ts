@@ -41,8 +41,8 @@ export const paymentsRouter = router({
     .meta({ summary: "Create a PIX payment", invalidInput: "Invalid value" })
     .input(createPaymentInput)
     .output(createPaymentOutput)
-    .mutation(({ ctx, input }) => {
-      const { payment } = ctx.service.create({
+    .mutation(async ({ ctx, input }) => {
+      const { payment } = await ctx.service.create({
         amountCents: input.value,
         merchant: ctx.merchant,
         idempotencyKey: idempotencyKeyOf(ctx),
@@ -70,8 +70,8 @@ export const paymentsRouter = router({
     .meta({ summary: "Bank confirmation of a PIX payment (signed webhook)", invalidInput: "Invalid payment data" })
     .input(confirmPaymentInput)
     .output(messageOutput)
-    .mutation(({ ctx, input }) => {
-      ctx.service.confirm({ bankPaymentId: input.bank_payment_id, amountCents: input.value, webhookId: ctx.webhookId });
+    .mutation(async ({ ctx, input }) => {
+      await ctx.service.confirm({ bankPaymentId: input.bank_payment_id, amountCents: input.value, webhookId: ctx.webhookId });
       return { message: "The payment has been confirmed" };
     }),
 
