@@ -62,6 +62,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     /**
      * Creates a pending payment with its BR Code. With an idempotency key the call must be
      * idempotent: the same key and amount return the payment the first call created, and create nothing.
+     * Settles once the shared COMMIT of its write batch is done; watchers hear of it only then.
      */
     async create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): Promise<{
       payment: Payment;
@@ -147,7 +148,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     /**
      * Applies the bank's confirmation. One conditional UPDATE decides the transition, so concurrent
      * confirmations (on any instance) produce exactly one `paid` event; a repeat for a paid payment, or a
-     * replayed webhook id, changes nothing and succeeds.
+     * replayed webhook id, changes nothing and succeeds. Settles, and announces, after the COMMIT.
      */
     async confirm(input: { bankPaymentId: string; amountCents: number; webhookId?: string }): Promise<{
       payment: Payment;
