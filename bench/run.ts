@@ -327,20 +327,20 @@ async function main() {
       v({ id: "rest-create", label: `REST POST /payments (log ${LOG_LEVEL_MAIN})`, server: real, kind: "create", path: "/payments", auth: true }),
       v({ id: "trpc-create", label: `tRPC payments.create (log ${LOG_LEVEL_MAIN})`, server: real, kind: "create", path: "/trpc/payments.create", auth: true }),
       ...(warn ? [v({ id: "rest-create-warn", label: "REST POST /payments (log warn)", server: warn, kind: "create", path: "/payments", auth: true })] : []),
-      ...(base ? [v({ id: "base-rest-create", label: "before perf changes: REST POST /payments (log info)", server: base, kind: "create", path: "/payments", auth: true })] : []),
+      ...(base ? [v({ id: "base-rest-create", label: "baseline: REST POST /payments (log info)", server: base, kind: "create", path: "/payments", auth: true })] : []),
     ];
     const get: Variant[] = [
       v({ id: "c3-select", label: "ceiling (3) one prepared SELECT by id", server: c3, kind: "get", requestFile: getFile("c3", false) }),
       v({ id: "rest-get", label: `REST GET /payments/{id} (log ${LOG_LEVEL_MAIN})`, server: real, kind: "get", requestFile: getFile("real-get", true) }),
       ...(warn ? [v({ id: "rest-get-warn", label: "REST GET /payments/{id} (log warn)", server: warn, kind: "get", requestFile: getFile("warn-get", true) })] : []),
-      ...(base ? [v({ id: "base-rest-get", label: "before perf changes: REST GET /payments/{id}", server: base, kind: "get", requestFile: getFile("base-get", true) })] : []),
+      ...(base ? [v({ id: "base-rest-get", label: "baseline: REST GET /payments/{id}", server: base, kind: "get", requestFile: getFile("base-get", true) })] : []),
       ...(full ? [v({ id: "rest-list", label: `REST GET /payments?limit=20&cursor=… (log ${LOG_LEVEL_MAIN})`, server: real, kind: "list", requestFile: listFile })] : []),
     ];
     const confirm: Variant[] = [
       v({ id: "c4-confirm", label: "ceiling (4) conditional UPDATE + publish", server: c4, kind: "confirm", database: db.confirm, requestFile: join(dir, "c4.requests") }),
       v({ id: "c4b-confirm-sql", label: "yardstick (4b) the confirmation's SQL only", server: c4b, kind: "confirm", database: db.confirmSql, requestFile: join(dir, "c4b.requests") }),
       v({ id: "rest-confirm", label: `REST signed confirmation (log ${LOG_LEVEL_MAIN})`, server: real, kind: "confirm", signed: true, database: db.real, requestFile: join(dir, "real-confirm.requests") }),
-      ...(base ? [v({ id: "base-rest-confirm", label: "before perf changes: REST signed confirmation", server: base, kind: "confirm", signed: true, database: db.base, requestFile: join(dir, "base-confirm.requests") })] : []),
+      ...(base ? [v({ id: "base-rest-confirm", label: "baseline: REST signed confirmation", server: base, kind: "confirm", signed: true, database: db.base, requestFile: join(dir, "base-confirm.requests") })] : []),
     ];
     const ceilingOf: Record<string, string> = {};
     for (const x of create) if (!x.id.includes(":c")) ceilingOf[x.id] = `${m}:c2-insert`;
@@ -596,9 +596,9 @@ function writeReport(r: ReportInput) {
       return median((samples.get(`${d}:${id}`) ?? []).filter((s) => before.has(s.round)).map((s) => s.rps / before.get(s.round)!));
     };
     push(
-      "## Before/after the performance changes (same run)",
+      "## Against the baseline checkout (same run)",
       "",
-      `The server from \`${BASELINE}\` (the tree before the changes below) ran in the same rounds as the current one:`,
+      `The server from \`${BASELINE}\` (the checkout given with --baseline; what it lacks is said in the changes below) ran in the same rounds as the current one:`,
       "",
       "| scenario | before req/s | after req/s | after / before (median of rounds) |",
       "|---|---:|---:|---:|",
