@@ -4,29 +4,10 @@
  * with nothing else (no auth, validation, BR Code, tRPC or logging). It shows how much of ceiling (2)
  * the database work of a create leaves for everything else.
  */
-import { announce, DATABASE, openCeilingDatabase, PORT, stopOnSignal } from "./common.ts";
+import { announce, DATABASE, openCeilingDatabase, PORT, prepareCreateSql, stopOnSignal } from "./common.ts";
 
 const db = openCeilingDatabase(DATABASE);
-const findKey = db.prepare("SELECT request_hash, payment_id FROM idempotency_keys WHERE merchant = ? AND key = ?");
-const insertPayment = db.prepare(
-  `INSERT INTO payments (bank_payment_id, amount_cents, status, br_code, created_at, expires_at)
-   VALUES (?, ?, 'pending', ?, ?, ?) RETURNING *`,
-);
-const insertEvent = db.prepare("INSERT INTO payment_events (payment_id, type, at) VALUES (?, 'created', ?) RETURNING id");
-const insertKey = db.prepare(
-  "INSERT INTO idempotency_keys (merchant, key, request_hash, payment_id, created_at) VALUES (?, ?, ?, ?, ?)",
-);
-const brCode = "0".repeat(150);
-const hash = "0".repeat(64);
-const create = db.transaction((key: string, cents: number) => {
-  const now = Date.now();
-  const kept = findKey.all("bench", key)[0];
-  if (kept) return kept;
-  const row = insertPayment.all(crypto.randomUUID(), cents, brCode, now, now + 1_800_000)[0] as { id: number };
-  insertEvent.all(row.id, now);
-  insertKey.run("bench", key, hash, row.id, now);
-  return row;
-});
+const create = prepareCreateSql(db);
 
 const server = Bun.serve({
   port: PORT,
