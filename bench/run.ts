@@ -5,6 +5,8 @@
  *   --quick            short run for development (2 rounds, 2 s, smaller tables; not for publishing)
  *   --baseline <dir>   also run the real server from another checkout (before/after of perf changes)
  *   --out <file>       where to write the report (default docs/benchmarks.md)
+ *   --only <groups>    development A/B: only these groups (create,get,confirm), disk only, no growth,
+ *                      sustained or fan-out runs, and no report (the per-round lines and medians are printed)
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,6 +37,7 @@ const option = (name: string) => {
 };
 const QUICK = flag("--quick");
 const BASELINE = option("--baseline");
+const ONLY = option("--only")?.split(",");
 const OUT = option("--out") ?? join(ROOT, "docs/benchmarks.md");
 const ROUNDS = QUICK ? 2 : 5;
 const SECONDS = QUICK ? 2 : 5;
@@ -270,7 +273,7 @@ async function main() {
 
   const media: Array<{ name: "disk" | "tmpfs"; base: string; variants: Variant[]; groups: Variant[][]; ceilingOf: Record<string, string> }> = [];
 
-  for (const medium of ["disk", "tmpfs"] as const) {
+  for (const medium of ONLY ? (["disk"] as const) : (["disk", "tmpfs"] as const)) {
     const dir = workDir(medium === "disk" ? tmpdir() : "/dev/shm", `pix-bench-${medium}-`);
     const copy = (name: string) => {
       const f = join(dir, name);
@@ -349,10 +352,27 @@ async function main() {
     for (const x of get) if (!x.id.includes(":c") && x.kind === "get") ceilingOf[x.id] = `${m}:c3-select`;
     for (const x of confirm) if (!x.id.includes(":c")) ceilingOf[x.id] = `${m}:c4-confirm`;
     ceilingOf[`${m}:c4b-confirm-sql`] = `${m}:c4-confirm`;
-    const groups = [create, get, confirm];
+    const groups = ONLY
+      ? ([["create", create], ["get", get], ["confirm", confirm]] as const).filter(([n]) => ONLY.includes(n)).map(([, g]) => g)
+      : [create, get, confirm];
     const stopWal = watchWal(`${m}:real`, db.real);
     await rounds(groups);
     stopWal();
+    if (ONLY) {
+      for (const x of groups.flat()) {
+        const list = samples.get(x.id) ?? [];
+        const ceiling = ceilingOf[x.id];
+        const ratios = ceiling
+          ? list.map((s) => s.rps / (samples.get(ceiling)!.find((c) => c.round === s.round)?.rps ?? NaN))
+          : [];
+        log(
+          `${x.label.padEnd(60)} median ${fmt(median(list.map((s) => s.rps)))} req/s  p99/p50 ${fmt(median(list.map((s) => s.p99 / s.p50)), 2)}` +
+            (ratios.length ? `  ratio ${fmt(median(ratios), 2)}` : ""),
+        );
+      }
+      await stopAll();
+      return;
+    }
     media.push({ name: m, base: dir, variants: groups.flat(), groups, ceilingOf });
 
     if (medium === "disk") {
