@@ -17,6 +17,8 @@ export interface AppParts {
   clock: Clock;
   ids: Ids;
   logger: Logger;
+  /** See ServerDeps.trpcFastPath; on unless a test turns it off. */
+  trpcFastPath?: boolean;
 }
 
 /** Wires the service and the HTTP surface from their parts; no I/O of its own. */
@@ -45,6 +47,7 @@ export function createApp(parts: AppParts) {
     checkout: { merchantName: config.pix.merchantName, clock },
     feed,
     metrics,
+    trpcFastPath: parts.trpcFastPath,
   });
   return {
     service,

@@ -51,6 +51,8 @@ export interface TestAppOptions {
   bus?: Bus;
   env?: Record<string, string>;
   databaseFile?: string;
+  /** false: /trpc goes only through tRPC's fetch adapter (src/http/trpc-http.ts). */
+  trpcFastPath?: boolean;
 }
 
 /** Starts the app in this process on port 0 with a fresh SQLite file. */
@@ -70,7 +72,7 @@ export function startTestApp(options: TestAppOptions = {}) {
   runMigrations(db);
   const clock = options.clock ?? manualClock();
   const bus = options.bus ?? createInMemoryBus();
-  const app = createApp({ config, db, bus, clock, ids: options.ids ?? randomIds, logger: pino({ level: "silent" }) });
+  const app = createApp({ config, db, bus, clock, ids: options.ids ?? randomIds, logger: pino({ level: "silent" }), trpcFastPath: options.trpcFastPath });
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.server.fetch, websocket: app.server.websocket! });
   app.setBoundPort(server.port!);
   const url = `http://127.0.0.1:${server.port}`;

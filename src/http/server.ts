@@ -1,11 +1,11 @@
 import type { Server } from "bun";
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Bus } from "../bus/bus.ts";
 import type { AppDeps } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
 import { HttpError, checkBodyHeaders } from "./body.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
+import { handleTrpc } from "./trpc-http.ts";
 import { createCheckoutPages, type CheckoutOptions } from "../pages/checkout.ts";
 import type { Metrics } from "../metrics.ts";
 import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
@@ -18,6 +18,8 @@ export interface ServerDeps extends AppDeps {
   checkout: CheckoutOptions;
   /** Prometheus metrics for GET /metrics and the per-request counters. */
   metrics?: Metrics;
+  /** false sends every /trpc request through tRPC's fetch adapter (tests compare both; see trpc-http.ts). */
+  trpcFastPath?: boolean;
 }
 
 const json = (status: number, body: unknown, headers?: Record<string, string>) => Response.json(body, { status, headers });
@@ -55,19 +57,9 @@ export function createServer(deps: ServerDeps) {
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       checkBodyHeaders(req);
-      const response = await fetchRequestHandler({
-        endpoint: "/trpc",
-        req,
-        router: appRouter,
-        // Webhook signatures cover the exact body, so keep it when the request is signed.
-        createContext: async () => ({
-          ...base,
-          request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined },
-        }),
-        onError: ({ error }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
-        },
-      });
+      const response = await handleTrpc(req, url, base, (error) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
+      }, { fastPath: deps.trpcFastPath });
       return { route: `/trpc/${path.slice(6)}`, response };
     }
 

@@ -1,0 +1,108 @@
+import { callTRPCProcedure, getTRPCErrorFromUnknown, transformTRPCResponse, type TRPCError } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { resolveResponse } from "@trpc/server/http";
+import type { Context } from "../trpc/context.ts";
+import { appRouter } from "../trpc/router.ts";
+
+const ENDPOINT = "/trpc";
+const config = appRouter._def._config;
+// At run time `_def.procedures` is flat, keyed by dotted path (what tRPC's own getProcedureAtPath reads).
+const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: "query" | "mutation" | "subscription" } }>;
+
+/** How many requests took the direct path (tests check that it is really used). */
+export const trpcHttpCounts = { fast: 0 };
+
+type BaseContext = Omit<Context, "request"> & { request: Omit<Context["request"], "rawBody"> };
+
+/**
+ * HTTP tRPC at /trpc. tRPC's fetch adapter (`fetchRequestHandler` → `resolveResponse`) serves everything;
+ * the most common call — one query (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`),
+ * not batched, not streamed — is answered directly: the procedure runs through `callTRPCProcedure` (the same
+ * middlewares, validation and resolver) and a success is sent as tRPC's envelope `{"result":{"data":…}}`,
+ * built with tRPC's own `transformTRPCResponse`. The adapter's general machinery (content-type handlers,
+ * batching, abort signals, response metadata) cost about a quarter of a create's CPU (docs/benchmarks.md).
+ * A failure is handed to `resolveResponse` with the error already known, so every error response, its
+ * status and shape, is still the library's own; test/trpc-http.test.ts compares both paths response by response.
+ */
+export async function handleTrpc(
+  req: Request,
+  url: URL,
+  base: BaseContext,
+  onError: (error: TRPCError) => void,
+  options: { fastPath?: boolean } = {},
+): Promise<Response> {
+  if (options.fastPath === false) return library(req, base, onError);
+  const path = url.pathname.slice(ENDPOINT.length + 1);
+  const proc = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
+  const type = proc?._def.type;
+  const simple =
+    proc !== undefined &&
+    !url.searchParams.has("batch") &&
+    !req.headers.has("trpc-accept") &&
+    !(req.headers.get("accept") ?? "").includes("application/jsonl") &&
+    ((req.method === "POST" && type === "mutation" && contentTypeOf(req) === "application/json") ||
+      (req.method === "GET" && type === "query" && (contentTypeOf(req) ?? "application/json") === "application/json"));
+  if (!simple) return library(req, base, onError);
+  trpcHttpCounts.fast++;
+
+  // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
+  const text = req.method === "POST" ? await req.text() : url.searchParams.get("input") ?? "";
+  const ctx: Context = { ...base, request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? text : undefined } };
+  let input: unknown;
+  try {
+    input = text ? config.transformer.input.deserialize(JSON.parse(text)) : undefined;
+  } catch {
+    return library(rebuild(req, text), base, onError); // tRPC answers its own parse error
+  }
+  try {
+    const data = await callTRPCProcedure({
+      router: appRouter,
+      path,
+      getRawInput: async () => input,
+      ctx,
+      type: type!,
+      signal: undefined,
+      batchIndex: 0,
+    });
+    return new Response(JSON.stringify(transformTRPCResponse(config, { result: { data } })), {
+      status: 200,
+      headers: { "content-type": "application/json", vary: "trpc-accept, accept" },
+    });
+  } catch (cause) {
+    return library(rebuild(req, text), base, onError, getTRPCErrorFromUnknown(cause), ctx);
+  }
+}
+
+/** The request again with its body, for the library path after the body was read. */
+function rebuild(req: Request, text: string): Request {
+  return req.method === "GET" ? req : new Request(req.url, { method: req.method, headers: req.headers, body: text });
+}
+
+function contentTypeOf(req: Request): string | undefined {
+  return req.headers.get("content-type")?.toLowerCase().split(";", 1)[0]?.trim();
+}
+
+/**
+ * tRPC's fetch adapter. With `error`, the procedure already ran and failed: `resolveResponse` turns that
+ * error into its response (status, error shape, errorFormatter, onError) without running anything again.
+ */
+async function library(req: Request, base: BaseContext, onError: (error: TRPCError) => void, error?: TRPCError, ctx?: Context) {
+  const createContext = async (): Promise<Context> =>
+    ctx ?? {
+      ...base,
+      // Webhook signatures cover the exact body, so keep it when the request is signed.
+      request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined },
+    };
+  if (error) {
+    const url = new URL(req.url);
+    return resolveResponse({
+      router: appRouter,
+      req,
+      path: url.pathname.slice(ENDPOINT.length + 1),
+      createContext,
+      error,
+      onError: ({ error }) => onError(error),
+    });
+  }
+  return fetchRequestHandler({ endpoint: ENDPOINT, req, router: appRouter, createContext, onError: ({ error }) => onError(error) });
+}
