@@ -41,31 +41,35 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Maps domain errors and schema failures to the contract's codes and messages; installed once. */
-const contractErrors = t.middleware(async ({ next, meta }) => {
-  const result = await next();
+/**
+ * Maps domain errors and schema failures to the contract's codes and messages. It runs inside each
+ * procedure kind's one middleware (below) rather than as a middleware of its own: every tRPC middleware
+ * layer copies the call's options and context, which showed up in the profile of a GET.
+ */
+function contractResult<R extends { ok: boolean }>(result: R, meta: Meta | undefined): R {
   if (result.ok) return result;
-  const issues = inputIssues(result.error);
+  const error = (result as unknown as { error: TRPCError }).error;
+  const issues = inputIssues(error);
   if (issues && meta) {
     const message = typeof meta.invalidInput === "function" ? meta.invalidInput(issues) : meta.invalidInput;
-    throw new TRPCError({ code: "BAD_REQUEST", message, cause: result.error.cause });
+    throw new TRPCError({ code: "BAD_REQUEST", message, cause: error.cause });
   }
-  throw toTRPCError(result.error);
-});
+  throw toTRPCError(error);
+}
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** Open to anyone holding the capability in its input (payers' pages, health). */
-export const publicProcedure = t.procedure.use(contractErrors);
+export const publicProcedure = t.procedure.use(async ({ meta, next }) => contractResult(await next(), meta));
 
 /** Merchant back ends: `Authorization: Bearer <api key>`, compared in constant time. */
-export const merchantProcedure = t.procedure.use(contractErrors).use(({ ctx, next }) => {
+export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   const header = ctx.request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const presented = match ? digest(match[1]!) : null;
   const known = presented && knownKeys(ctx.apiKeys).find((key) => timingSafeEqual(key.digest, presented));
   if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
-  return next({ ctx: { merchant: known.merchant } });
+  return contractResult(await next({ ctx: { merchant: known.merchant } }), meta);
 });
 
 const knownKeysCache = new WeakMap<readonly string[], Array<{ digest: Buffer; merchant: string }>>();
@@ -87,7 +91,7 @@ function knownKeys(apiKeys: readonly string[]) {
 }
 
 /** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
-export const webhookProcedure = t.procedure.use(contractErrors).use(({ ctx, next }) => {
+export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   const h = ctx.request.headers;
   const headers = {
     "webhook-id": h.get("webhook-id") ?? "",
@@ -99,7 +103,7 @@ export const webhookProcedure = t.procedure.use(contractErrors).use(({ ctx, next
   } catch {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid signature" });
   }
-  return next({ ctx: { webhookId: headers["webhook-id"] } });
+  return contractResult(await next({ ctx: { webhookId: headers["webhook-id"] } }), meta);
 });
 
 const nativeHmacCache = new WeakMap<Webhook, Webhook>();
