@@ -8,6 +8,7 @@ import { handleRest, matchRestRoute } from "./rest.ts";
 import { handleTrpc } from "./trpc-http.ts";
 import { createCheckoutPages, type CheckoutOptions } from "../pages/checkout.ts";
 import type { Metrics } from "../metrics.ts";
+import { createRequestLog } from "../log.ts";
 import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
 
 export interface ServerDeps extends AppDeps {
@@ -32,6 +33,7 @@ function requestIdOf(req: Request): string {
 /** The whole HTTP surface as a value: `fetch` can be called in a test without a socket. */
 export function createServer(deps: ServerDeps) {
   const { logger } = deps;
+  const logRequest = createRequestLog(logger);
   let openApi: string | undefined;
   const checkout = createCheckoutPages({ service: deps.service, ...deps.checkout });
   // /ws and /trpc-ws, served where there is a feed of live payment states.
@@ -120,16 +122,13 @@ export function createServer(deps: ServerDeps) {
         inFlight--;
       }
       result.response.headers.set("x-request-id", requestId);
-      logger.info(
-        {
-          method: req.method,
-          route: result.route,
-          status: result.response.status,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
-          request_id: requestId,
-        },
-        "request",
-      );
+      logRequest({
+        method: req.method,
+        route: result.route,
+        status: result.response.status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        requestId,
+      });
       deps.metrics?.observeRequest(req.method, result.route, result.response.status, (performance.now() - started) / 1000);
       return result.response;
     },
