@@ -19,7 +19,7 @@ export interface BusStats {
 
 /** The realtime port: the service publishes after commit; sockets and subscriptions listen. */
 export interface Bus {
-  /** Tells local listeners at once and, when there are others, every other instance. Never throws. */
+  /** Tells every other instance (when there are others) and local listeners, in that order. Never throws. */
   publish(event: PaymentChanged): void;
   subscribe(listener: (event: PaymentChanged) => void): () => void;
   /**
