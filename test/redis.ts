@@ -41,6 +41,8 @@ export interface TestRedis {
   /** Starts it again on the same port (empty: no persistence). */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** The running server's process id (benchmarks read its CPU time). */
+  pid(): number | undefined;
 }
 
 /** Starts redis-server on a free port; fails with how to install it when it is missing. */
@@ -79,6 +81,7 @@ export async function startRedis(): Promise<TestRedis> {
     kill,
     restart: start,
     stop: kill,
+    pid: () => (proc as ReturnType<typeof Bun.spawn> | null)?.pid,
   };
 }
 
