@@ -3,7 +3,6 @@ import { createInMemoryBus, type Bus } from "./bus/bus.ts";
 import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { ConfigError, DEV_SECRETS_FILE, loadConfig, type Config } from "./config.ts";
-import { startCheckpointer, type Checkpointer } from "./db/checkpointer.ts";
 import { openDatabase, runMigrations } from "./db/client.ts";
 import { MAX_BODY_BYTES } from "./http/body.ts";
 import { createLogger } from "./log.ts";
@@ -22,15 +21,6 @@ try {
 const logger = createLogger(config.logLevel);
 const db = openDatabase(config.databaseUrl);
 runMigrations(db);
-/** How often the WAL checkpointer runs (src/db/checkpointer.ts): the WAL holds at most this much of writes. */
-const CHECKPOINT_INTERVAL_MS = 200;
-const checkpointer: Checkpointer | undefined =
-  config.databaseUrl === ":memory:"
-    ? undefined
-    : await startCheckpointer(db, config.databaseUrl, {
-        intervalMs: CHECKPOINT_INTERVAL_MS,
-        onError: (err) => logger.error({ err }, "WAL checkpointer failed; the serving connection checkpoints again"),
-      });
 const bus: Bus = config.redisUrl
   ? await createRedisBus({ url: config.redisUrl, logger })
   : createInMemoryBus((err) => logger.error({ err }, "bus listener failed"));
@@ -94,7 +84,6 @@ async function shutdown(signal: string) {
   } catch (err) {
     logger.warn({ err }, "closing the bus failed");
   }
-  await checkpointer?.stop();
   db.$client.close();
   logger.flush();
   process.exit(0);
