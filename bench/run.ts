@@ -664,9 +664,8 @@ function writeReport(r: ReportInput) {
     `| -wal at the end of the sustained run | ${mib(walWatch.get("sustained-end"))} |`,
     `| database file at the end | ${mib(walWatch.get("real-db-size"))} |`,
     "",
-    "The server's checkpointer thread (src/db/checkpointer.ts) copies the WAL into the database every 200 ms, off the",
-    "request path, and the next commit reuses the file from the start; the file only grows past what 200 ms of writes",
-    "need if a reader keeps a snapshot open. Every statement of the repository runs to completion (`.all()`/`.run()`).",
+    "SQLite checkpoints every 1000 pages (about 4 MiB) and reuses the file from the start; the file only grows past",
+    "that if a reader keeps a snapshot open. Every statement of the repository runs to completion (`.all()`/`.run()`).",
     "",
   );
 
