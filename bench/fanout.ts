@@ -381,6 +381,11 @@ const lines = [
       `| ${r.n.toLocaleString("en")} on ${r.instances} (${(r.n / r.instances).toLocaleString("en")}) | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} MiB | ${(r.rssPerSocket / 1024).toFixed(1)} KiB | ${(r.heapPerSocket / 1024).toFixed(2)} KiB |`,
   ),
   "",
+  (() => {
+    const worst = Math.max(...results.map((r) => r.rssPerSocket)) / 1024;
+    return `Goal ≤ 10 KiB of server memory per idle socket: ${worst <= 10 ? "met" : "**not met**"} (at most ${worst.toFixed(1)} KiB of RSS, which includes the JS heap).`;
+  })(),
+  "",
   "Notes: latency per repeat is the time until the *last* of the N subscribers has the message; the",
   "p50/p99 columns are over every single delivery of every repeat. The JS heap barely moves because Bun",
   "keeps WebSocket state in native memory (uWebSockets); RSS is the honest number. Timings include the",
