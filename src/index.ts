@@ -45,7 +45,6 @@ if (config.generated.apiKey || config.generated.webhookSecret) {
   if (config.generated.apiKey) console.log(`  API key:        ${config.generated.apiKey}`);
   if (config.generated.webhookSecret) console.log(`  Webhook secret: ${config.generated.webhookSecret}`);
 }
-console.log(`Payment API listening on http://localhost:${server.port} (public URL ${app.publicUrl()})`);
 
 const sweeper = setInterval(() => {
   try {
@@ -92,3 +91,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // Redis and sockets fail in ways that must not take the process down; they are logged instead.
 process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
+
+// Printed last, once the signal handlers are in place: whoever waits for this line (a supervisor, the
+// tests) may send SIGTERM at once, and before the handlers Bun's default would end the process with 143.
+console.log(`Payment API listening on http://localhost:${server.port} (public URL ${app.publicUrl()})`);
