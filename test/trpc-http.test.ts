@@ -106,3 +106,41 @@ describe("tRPC over HTTP: the direct path answers exactly as tRPC's fetch adapte
     }
   });
 });
+
+describe("tRPC over HTTP: request bodies", () => {
+  const chunked = (kib: number) => {
+    const chunk = new TextEncoder().encode("x".repeat(1024));
+    let sent = 0;
+    // A stream body goes out chunked, with no Content-Length to refuse up front.
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < kib) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+  };
+
+  for (const [name, path] of [
+    ["a single call", "/trpc/payments.create"],
+    ["a batch (tRPC's adapter)", "/trpc/payments.create?batch=1"],
+  ] as const) {
+    test(`${name}: a chunked body over 64 KiB gets 413 with the contract's message`, async () => {
+      const res = await fetch(`${fast.url}${path}`, { method: "POST", headers: merchantHeaders(), body: chunked(100) });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({ message: "Request body too large (limit 64 KiB)" });
+    });
+  }
+
+  test("a chunked body under the limit is read as usual", async () => {
+    const text = '{"value":7}';
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(text));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${fast.url}/trpc/payments.create`, { method: "POST", headers: merchantHeaders(), body });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).result.data.payment.value).toBe(7);
+  });
+});

@@ -3,6 +3,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
 import type { Context } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
+import { HttpError, MAX_BODY_BYTES } from "./body.ts";
 
 const ENDPOINT = "/trpc";
 const config = appRouter._def._config;
@@ -31,7 +32,12 @@ export async function handleTrpc(
   onError: (error: TRPCError) => void,
   options: { fastPath?: boolean } = {},
 ): Promise<Response> {
-  if (options.fastPath === false) return library(req, base, onError);
+  // Every POST body is read here, within the 64 KiB limit, whichever path answers: tRPC's adapter reads
+  // bodies itself with no limit of its own (Bun's cap is 256 KiB), and a chunked body declares no length.
+  const body = req.method === "POST" ? await readLimitedText(req) : undefined;
+  /** The request for tRPC's adapter: its body was read above, so it is given again. */
+  const again = () => (body === undefined ? req : rebuild(req, body));
+  if (options.fastPath === false) return library(again(), base, onError);
   const path = url.pathname.slice(ENDPOINT.length + 1);
   const proc = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
   const type = proc?._def.type;
@@ -42,17 +48,17 @@ export async function handleTrpc(
     !(req.headers.get("accept") ?? "").includes("application/jsonl") &&
     ((req.method === "POST" && type === "mutation" && contentTypeOf(req) === "application/json") ||
       (req.method === "GET" && type === "query" && (contentTypeOf(req) ?? "application/json") === "application/json"));
-  if (!simple) return library(req, base, onError);
+  if (!simple) return library(again(), base, onError);
   trpcHttpCounts.fast++;
 
   // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
-  const text = req.method === "POST" ? await req.text() : url.searchParams.get("input") ?? "";
+  const text = body ?? url.searchParams.get("input") ?? "";
   const ctx: Context = { ...base, request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? text : undefined } };
   let input: unknown;
   try {
     input = text ? config.transformer.input.deserialize(JSON.parse(text)) : undefined;
   } catch {
-    return library(rebuild(req, text), base, onError); // tRPC answers its own parse error
+    return library(again(), base, onError); // tRPC answers its own parse error
   }
   try {
     const data = await callTRPCProcedure({
@@ -69,13 +75,21 @@ export async function handleTrpc(
       headers: { "content-type": "application/json", vary: "trpc-accept, accept" },
     });
   } catch (cause) {
-    return library(rebuild(req, text), base, onError, getTRPCErrorFromUnknown(cause), ctx);
+    return library(again(), base, onError, getTRPCErrorFromUnknown(cause), ctx);
   }
 }
 
+/** The body as text (as `Request.text()` decodes it), refused with 413 past MAX_BODY_BYTES. */
+async function readLimitedText(req: Request): Promise<string> {
+  const bytes = await req.arrayBuffer();
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large (limit 64 KiB)");
+  return utf8.decode(bytes);
+}
+const utf8 = new TextDecoder();
+
 /** The request again with its body, for the library path after the body was read. */
 function rebuild(req: Request, text: string): Request {
-  return req.method === "GET" ? req : new Request(req.url, { method: req.method, headers: req.headers, body: text });
+  return new Request(req.url, { method: req.method, headers: req.headers, body: text });
 }
 
 function contentTypeOf(req: Request): string | undefined {
