@@ -349,7 +349,7 @@ const lines = [
   }),
   "",
   `**The Redis hop** (${hop!.hops.length} confirmations, one socket on each instance): B's first delivery comes`,
-  `${ms2(hopMedian)} ms after A's at the median (p90 ${ms2(percentile(hop!.hops, 90))} ms, best ${ms2(hop!.hops[0]!)} ms; below zero, B's socket was told first,`,
+  `${hopMedian.toFixed(3)} ms after A's at the median (p90 ${ms2(percentile(hop!.hops, 90))} ms, best ${ms2(hop!.hops[0]!)} ms; below zero, B's socket was told first,`,
   `since A tells its own sockets just after writing to Redis); A's own first delivery takes ${ms(percentile(hop!.firstA, 50))} ms from the start of the`,
   `webhook request (median). Goal ≤ 0.5 ms: ${hopMedian <= 0.5 ? "met" : "**not met**"}.`,
   `For comparison, a plain node-redis PUBLISH to a subscriber on another thread of the client process took`,
