@@ -16,14 +16,15 @@ export const trpcHttpCounts = { fast: 0 };
 type BaseContext = Omit<Context, "request"> & { request: Omit<Context["request"], "rawBody"> };
 
 /**
- * HTTP tRPC at /trpc. Every POST body is read here within the 64 KiB limit. tRPC's fetch adapter
- * (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common one — one query (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`),
- * not batched, not streamed — which is answered directly: the procedure runs through `callTRPCProcedure` (the same
- * middlewares, validation and resolver) and a success is sent as tRPC's envelope `{"result":{"data":…}}`,
- * built with tRPC's own `transformTRPCResponse`. The adapter's general machinery (content-type handlers,
- * batching, abort signals, response metadata) cost 25–30 µs of a ~145 µs create (docs/benchmarks.md).
- * A failure is handed to `resolveResponse` with the error already known, so every error response, its
- * status and shape, is still the library's own; test/trpc-http.test.ts compares both paths response by response.
+ * HTTP tRPC at /trpc. Every POST body is read here, within the 64 KiB limit. tRPC's fetch adapter
+ * (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common one — one query
+ * (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`), not batched, not streamed —
+ * which is answered directly: the procedure runs through `callTRPCProcedure` (the same middlewares,
+ * validation and resolver) and a success is sent as tRPC's envelope `{"result":{"data":…}}`, built with
+ * tRPC's own `transformTRPCResponse`. The adapter's general machinery (content-type handlers, batching,
+ * abort signals, response metadata) cost 25–30 µs of a ~145 µs create (docs/benchmarks.md). A failure is
+ * handed to `resolveResponse` with the error already known, so every error response, its status and
+ * shape, is still the library's own; test/trpc-http.test.ts compares both paths response by response.
  */
 export async function handleTrpc(
   req: Request,
