@@ -277,7 +277,7 @@ async function runHop(redisUrl: string, count: number) {
   const hops: number[] = [];
   const firstA: number[] = [];
   try {
-    // One socket per client thread: A's on one, B's on the other, so neither waits for the other.
+    // One socket on each instance, both held by the client thread.
     const clients = createClients();
     try {
       await clients.open([

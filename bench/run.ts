@@ -213,7 +213,7 @@ function watchWal(name: string, database: string): () => void {
 
 // ---------------------------------------------------------------------------------------------- summaries
 const med = (id: string, f: (s: Sample) => number) => median((samples.get(id) ?? []).map(f));
-/** Median over rounds of real/ceiling, each ratio taken within one round. */
+/** Median over rounds of real/ceiling (or any a/b), each ratio taken within one round. */
 function ratio(realId: string, ceilingId: string): number {
   const real = samples.get(realId) ?? [];
   const ceil = new Map((samples.get(ceilingId) ?? []).map((s) => [s.round, s.rps]));
@@ -367,12 +367,9 @@ async function main() {
       for (const x of groups.flat()) {
         const list = samples.get(x.id) ?? [];
         const ceiling = ceilingOf[x.id];
-        const ratios = ceiling
-          ? list.map((s) => s.rps / (samples.get(ceiling)!.find((c) => c.round === s.round)?.rps ?? NaN))
-          : [];
         log(
           `${x.label.padEnd(60)} median ${fmt(median(list.map((s) => s.rps)))} req/s  p99/p50 ${fmt(median(list.map((s) => s.p99 / s.p50)), 2)}` +
-            (ratios.length ? `  ratio ${fmt(median(ratios), 2)}` : ""),
+            (ceiling ? `  ratio ${fmt(ratio(x.id, ceiling), 2)}` : ""),
         );
       }
       await stopAll();
@@ -466,6 +463,8 @@ async function main() {
     startedAt,
     finishedAt,
     seedRows: SEED_ROWS,
+    loadAverage: readFileSync("/proc/loadavg", "utf8").trim(),
+    baselineCommit: baselineCommit(),
   };
   // The raw figures, so the report can be re-rendered (`--render <file>`) without measuring again.
   const raw = join(tmpdir(), "pix-bench-last-run.json");
@@ -484,6 +483,9 @@ interface ReportInput {
   startedAt: Date;
   finishedAt: Date;
   seedRows: number;
+  /** Read when the run ends, so that --render reports the run, not the moment of rendering. */
+  loadAverage?: string;
+  baselineCommit?: string;
 }
 
 /**
@@ -506,7 +508,7 @@ function fanoutTargetRows(text: string): string[] {
   ];
 }
 
-/** The baseline checkout's commit, when it is still there to ask. */
+/** The baseline checkout's commit, read when the run ends. */
 function baselineCommit(): string {
   if (!BASELINE || !existsSync(BASELINE)) return "";
   const out = Bun.spawnSync(["git", "-C", BASELINE, "log", "-1", "--format=%h %s"]).stdout.toString().trim();
@@ -522,10 +524,7 @@ function writeReport(r: ReportInput) {
   const p99p50 = med(`${d}:rest-create`, (s) => s.p99 / s.p50);
   const getRatio = ratio(`${d}:rest-get`, `${d}:c3-select`);
   const confirmRatio = ratio(`${d}:rest-confirm`, `${d}:c4-confirm`);
-  const trpcVsRest = (() => {
-    const rest = new Map((samples.get(`${d}:rest-create`) ?? []).map((s) => [s.round, s.rps]));
-    return median((samples.get(`${d}:trpc-create`) ?? []).filter((s) => rest.has(s.round)).map((s) => s.rps / rest.get(s.round)!));
-  })();
+  const trpcVsRest = ratio(`${d}:trpc-create`, `${d}:rest-create`);
   const sqlRatio = ratio(`${d}:c2b-create-sql`, `${d}:c2-insert`);
   const tm = (id: string, c: string) => ratio(`tmpfs:${id}`, `tmpfs:${c}`);
   const gl = (id: string) => (genLimited(`${d}:${id}`) ? " wrk ≥ 90% CPU: generator-limited." : "");
@@ -550,7 +549,7 @@ function writeReport(r: ReportInput) {
     `| bun | ${m.bun} |`,
     `| node | ${m.node} (not used by the servers) |`,
     `| load generator | ${m.wrk} |`,
-    `| load average at the end | ${readFileSync("/proc/loadavg", "utf8").trim()} |`,
+    `| load average at the end | ${r.loadAverage ?? "not recorded"} |`,
     "",
     "This machine is shared with other work (load average above), so absolute numbers move from round to round.",
     "Only ratios taken **within one round** are gated, and the median of those ratios is reported.",
@@ -611,7 +610,7 @@ function writeReport(r: ReportInput) {
     `| create's SQL only (2b) / ceiling (2) | ${fmt(tm("c2b-create-sql", "c2-insert"), 2)} |`,
     `| create's SQL group-committed (2c) / ceiling (2) | ${fmt(tm("c2c-create-sql-batched", "c2-insert"), 2)} |`,
     `| tRPC create / ceiling (2) | ${fmt(tm("trpc-create", "c2-insert"), 2)} |`,
-    `| tRPC create / REST create | ${fmt(median((samples.get("tmpfs:trpc-create") ?? []).map((x) => x.rps / ((samples.get("tmpfs:rest-create") ?? []).find((y) => y.round === x.round)?.rps ?? NaN))), 3)} |`,
+    `| tRPC create / REST create | ${fmt(tm("trpc-create", "rest-create"), 3)} |`,
     `| GET / ceiling (3) | ${fmt(tm("rest-get", "c3-select"), 2)} |`,
     `| ceiling (3) inside a tRPC procedure (3b) / ceiling (3) | ${fmt(tm("c3b-select-trpc", "c3-select"), 2)} |`,
     `| signed confirmation / ceiling (4) | ${fmt(tm("rest-confirm", "c4-confirm"), 2)} |`,
@@ -630,10 +629,7 @@ function writeReport(r: ReportInput) {
       "",
     );
   }
-  const logCost = (a: string, b: string) => {
-    const warn = new Map((samples.get(`${d}:${b}`) ?? []).map((s) => [s.round, s.rps]));
-    return median((samples.get(`${d}:${a}`) ?? []).filter((s) => warn.has(s.round)).map((s) => s.rps / warn.get(s.round)!));
-  };
+  const logCost = (a: string, b: string) => ratio(`${d}:${a}`, `${d}:${b}`);
   push(
     "## What request logging costs",
     "",
@@ -646,18 +642,11 @@ function writeReport(r: ReportInput) {
     "",
   );
   if (BASELINE) {
-    const pair = (a: string, b: string) => {
-      const bs = new Map((samples.get(b) ?? []).map((s) => [s.round, s.rps]));
-      return median((samples.get(a) ?? []).filter((s) => bs.has(s.round)).map((s) => s.rps / bs.get(s.round)!));
-    };
-    const ba = (id: string) => {
-      const before = new Map((samples.get(`${d}:base-${id}`) ?? []).map((s) => [s.round, s.rps]));
-      return median((samples.get(`${d}:${id}`) ?? []).filter((s) => before.has(s.round)).map((s) => s.rps / before.get(s.round)!));
-    };
+    const ba = (id: string) => ratio(`${d}:${id}`, `${d}:base-${id}`);
     push(
       "## Against the baseline checkout (same run)",
       "",
-      `The server from \`${BASELINE}\`${baselineCommit()} (the checkout given with --baseline; what it lacks is said in the changes below) ran in the same rounds as the current one:`,
+      `The server from \`${BASELINE}\`${r.baselineCommit ?? ""} (the checkout given with --baseline; what it lacks is said in the changes below) ran in the same rounds as the current one:`,
       "",
       "| scenario | before req/s | after req/s | after / before (median of rounds) |",
       "|---|---:|---:|---:|",
@@ -668,7 +657,7 @@ function writeReport(r: ReportInput) {
       "| ratio (median of per-round ratios) | before | after |",
       "|---|---:|---:|",
       `| REST create p99/p50 | ${fmt(med(`${d}:base-rest-create`, (s) => s.p99 / s.p50), 2)} | ${fmt(med(`${d}:rest-create`, (s) => s.p99 / s.p50), 2)} |`,
-      `| tRPC create / REST create | ${fmt(pair(`${d}:base-trpc-create`, `${d}:base-rest-create`), 3)} | ${fmt(pair(`${d}:trpc-create`, `${d}:rest-create`), 3)} |`,
+      `| tRPC create / REST create | ${fmt(ratio(`${d}:base-trpc-create`, `${d}:base-rest-create`), 3)} | ${fmt(trpcVsRest, 3)} |`,
       "",
     );
   }
