@@ -7,12 +7,13 @@
  *
  * Writes a markdown section to --out (another file merges it into docs/benchmarks.md).
  */
-import { cpus, loadavg, totalmem } from "node:os";
+
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { restConfirm, restCreate, spawnServer, tempDir, type ServerProcess } from "../test/harness.ts";
-import { startRedis } from "../test/redis.ts";
 import { createClient } from "redis";
+import { restConfirm, restCreate, type ServerProcess, spawnServer, tempDir } from "../test/harness.ts";
+import { startRedis } from "../test/redis.ts";
 import type { FromClient, ToClient } from "./fanout-client.ts";
 
 const { values: args } = parseArgs({
@@ -37,7 +38,10 @@ setTimeout(() => {
 const HOP_REPEATS = 30;
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, Bun.sleep(ms).then(() => Promise.reject(new Error(`${what}: no result within ${ms} ms`)))]);
+  return Promise.race([
+    promise,
+    Bun.sleep(ms).then(() => Promise.reject(new Error(`${what}: no result within ${ms} ms`))),
+  ]);
 }
 
 /** Client threads (bench/fanout-client.ts), one per core, each holding its share of the sockets. */
@@ -81,7 +85,10 @@ function createClients() {
       return async () => {
         const all = await within(Promise.all(paid), 30_000, "every socket told");
         for (const t of threads) t.send({ type: "unwatch", id });
-        const first = { A: Math.min(...all.map((m) => m.first.A).filter((x) => !Number.isNaN(x))), B: Math.min(...all.map((m) => m.first.B).filter((x) => !Number.isNaN(x))) };
+        const first = {
+          A: Math.min(...all.map((m) => m.first.A).filter((x) => !Number.isNaN(x))),
+          B: Math.min(...all.map((m) => m.first.B).filter((x) => !Number.isNaN(x))),
+        };
         return { times: all.flatMap((m) => m.times), first };
       };
     },
@@ -108,7 +115,10 @@ function cpuNs(pid: number): number {
 }
 
 /** CPU used by each process of the run while `run` goes on, in ms. */
-async function cpuDuring<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cpuMs: Record<string, number> }> {
+async function cpuDuring<T>(
+  pids: Record<string, number>,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpuMs: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuNs(pid)]));
   const result = await run();
   const cpuMs = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuNs(pid) - before[k]!) / 1e6]));
@@ -121,7 +131,8 @@ async function memoryOf(server: ServerProcess): Promise<{ rss: number; heap: num
   return { rss: read("process_resident_memory_bytes"), heap: read("process_heap_used_bytes") };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const ms = (x: number) => x.toFixed(1);
 const ms2 = (x: number) => x.toFixed(2);
 const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
@@ -199,7 +210,10 @@ async function runSize(n: number, instances: 1 | 2, redis: { url: string; pid: n
     await clients.open(
       Array.from({ length: n }, (_, i) => {
         const onB = instances === 2 && i % 2 === 1;
-        return { url: `${(onB ? b : a).url.replace("http", "ws")}/ws`, instance: onB ? ("B" as const) : ("A" as const) };
+        return {
+          url: `${(onB ? b : a).url.replace("http", "ws")}/ws`,
+          instance: onB ? ("B" as const) : ("A" as const),
+        };
       }),
     );
     const connectMs = performance.now() - connectStart;
@@ -218,11 +232,16 @@ async function runSize(n: number, instances: 1 | 2, redis: { url: string; pid: n
       const pids: Record<string, number> = { "instance A": a.proc.pid, redis: redis.pid, client: process.pid };
       if (instances === 2) pids["instance B"] = b.proc.pid;
       const { times, first, cpuMs } = await confirmOnce(a, clients, 10 + r, pids);
-      for (const [k, v] of Object.entries(cpuMs)) (cpu[k] ??= []).push(v);
+      for (const [k, v] of Object.entries(cpuMs)) {
+        cpu[k] ??= [];
+        cpu[k].push(v);
+      }
       if (instances === 2) bAfterA.push(first.B - first.A);
       lastSubscriber.push(times[times.length - 1]!);
       deliveries.push(...times);
-      console.log(`  n=${n} on ${instances} instance(s), repeat ${r + 1}: first ${ms(times[0]!)} ms, p50 ${ms(percentile(times, 50))} ms, last ${ms(times[times.length - 1]!)} ms`);
+      console.log(
+        `  n=${n} on ${instances} instance(s), repeat ${r + 1}: first ${ms(times[0]!)} ms, p50 ${ms(percentile(times, 50))} ms, last ${ms(times[times.length - 1]!)} ms`,
+      );
     }
     deliveries.sort((x, y) => x - y);
     return {
@@ -256,7 +275,8 @@ async function runHop(redisUrl: string, count: number) {
     const worker = new Worker(new URL("./fanout-client.ts", import.meta.url));
     let onMessage: (m: FromClient) => void = () => {};
     worker.onmessage = (e: MessageEvent<FromClient>) => onMessage(e.data);
-    const next = (type: FromClient["type"]) => new Promise<any>((resolve) => (onMessage = (m) => m.type === type && resolve(m)));
+    const next = (type: FromClient["type"]) =>
+      new Promise<any>((resolve) => (onMessage = (m) => m.type === type && resolve(m)));
     const subscribed = next("redis-subscribed");
     worker.postMessage({ type: "redis-subscribe", url: redisUrl, channel: "hop-floor" } satisfies ToClient);
     await within(subscribed, 10_000, "raw subscriber");
@@ -296,7 +316,14 @@ async function runHop(redisUrl: string, count: number) {
     await cluster.stop();
   }
   raw.sort((x, y) => x - y);
-  console.log(`  redis hop over ${count} confirmations: median ${ms(percentile([...hops].sort((x, y) => x - y), 50))} ms; plain PUBLISH → subscriber ${ms(percentile(raw, 50))} ms`);
+  console.log(
+    `  redis hop over ${count} confirmations: median ${ms(
+      percentile(
+        [...hops].sort((x, y) => x - y),
+        50,
+      ),
+    )} ms; plain PUBLISH → subscriber ${ms(percentile(raw, 50))} ms`,
+  );
   return { hops: hops.sort((x, y) => x - y), firstA: firstA.sort((x, y) => x - y), raw };
 }
 
@@ -318,7 +345,9 @@ try {
 }
 
 const bunVersion = Bun.version;
-const redisVersion = (await new Response(Bun.spawn(["redis-server", "--version"], { stdout: "pipe" }).stdout).text()).trim().split(" ")[2];
+const redisVersion = (await new Response(Bun.spawn(["redis-server", "--version"], { stdout: "pipe" }).stdout).text())
+  .trim()
+  .split(" ")[2];
 const hopMedian = percentile(hop!.hops, 50);
 const targetOf = (r: Result) =>
   r.n === 1000 && r.instances === 1 ? "≤ 20 ms p99" : r.n === 10000 && r.instances === 2 ? "≤ 100 ms p99" : "";
@@ -363,7 +392,15 @@ const lines = [
   "| subscribers | instances | wall (median) | instance A | instance B | redis-server | client process | B's first after A's first |",
   "|---:|---:|---:|---:|---:|---:|---:|---:|",
   ...results.map((r) => {
-    const med = (xs: number[] | undefined) => (xs && xs.length ? ms(percentile([...xs].sort((x, y) => x - y), 50)) + " ms" : "–");
+    const med = (xs: number[] | undefined) =>
+      xs?.length
+        ? `${ms(
+            percentile(
+              [...xs].sort((x, y) => x - y),
+              50,
+            ),
+          )} ms`
+        : "–";
     return `| ${r.n.toLocaleString("en")} | ${r.instances} | ${med(r.lastSubscriber)} | ${med(r.cpu["instance A"])} | ${med(r.cpu["instance B"])} | ${med(r.cpu.redis)} | ${med(r.cpu.client)} | ${med(r.bAfterA)} |`;
   }),
   "",

@@ -8,13 +8,22 @@
  *   --only <groups>    development A/B: only these groups (create,get,confirm), disk only, no growth,
  *                      sustained or fan-out runs, and no report (the per-round lines and medians are printed)
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { encodeCursor } from "../src/payments/service.ts";
 import { describeMachine } from "./lib/machine.ts";
-import { BUN, LOADGEN_CPU, ROOT, SERVER_CPU, startServer, type Served } from "./lib/proc.ts";
+import { BUN, LOADGEN_CPU, ROOT, SERVER_CPU, type Served, startServer } from "./lib/proc.ts";
 import {
   addPendingPayments,
   countPaid,
@@ -26,7 +35,7 @@ import {
   writeGetRequests,
 } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
-import { runLoad, type LoadResult, type LoadSpec } from "./lib/wrk.ts";
+import { type LoadResult, type LoadSpec, runLoad } from "./lib/wrk.ts";
 
 // ---------------------------------------------------------------------------------------------- settings
 const argv = process.argv.slice(2);
@@ -58,7 +67,8 @@ const WEBHOOK_SECRET = `whsec_${Buffer.from("bench-webhook-secret-32-bytes-long!
 let COMMAND = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
 
 const startedAt = new Date();
-const log = (...a: unknown[]) => console.log(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s]`, ...a);
+const log = (...a: unknown[]) =>
+  console.log(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s]`, ...a);
 
 // Our HMAC must be the one standardwebhooks verifies, or every confirmation would be a 401.
 {
@@ -152,7 +162,13 @@ async function measure(v: Variant, seconds: number, connections: number, round: 
   switch (v.kind) {
     case "json":
     case "create":
-      spec = { kind: "template", method: "POST", path: v.path ?? "/payments", auth: v.auth ? AUTH : "", keyPrefix: `k${++keyCounter}` };
+      spec = {
+        kind: "template",
+        method: "POST",
+        path: v.path ?? "/payments",
+        auth: v.auth ? AUTH : "",
+        keyPrefix: `k${++keyCounter}`,
+      };
       break;
     case "get":
     case "list":
@@ -227,7 +243,10 @@ function cpuRatio(realId: string, ceilingId: string): number {
 }
 const genLimited = (id: string) => (samples.get(id) ?? []).some((s) => s.generatorCpu >= GENERATOR_LIMIT);
 
-function variantTable(variants: Array<Pick<Variant, "id" | "label">>, ceilingOf: Record<string, string | undefined>): string {
+function variantTable(
+  variants: Array<Pick<Variant, "id" | "label">>,
+  ceilingOf: Record<string, string | undefined>,
+): string {
   const rows = variants.map((v) => {
     const c = ceilingOf[v.id];
     const trans = (samples.get(v.id) ?? []).filter((s) => s.transitions !== undefined);
@@ -235,8 +254,17 @@ function variantTable(variants: Array<Pick<Variant, "id" | "label">>, ceilingOf:
       ? `${fmt(Math.min(100, (100 * trans.reduce((a, s) => a + s.transitions!, 0)) / trans.reduce((a, s) => a + s.requests, 0)), 1)}%`
       : "";
     return (
-      `| ${v.label} | ${fmt(med(v.id, (s) => s.rps))} | ${fmt(med(v.id, (s) => s.p50), 2)} | ${fmt(med(v.id, (s) => s.p99), 2)} | ` +
-      `${fmt(med(v.id, (s) => s.p99 / s.p50), 1)} | ${c ? fmt(ratio(v.id, c), 2) : ""} | ${fmt(med(v.id, (s) => s.cpuPerRequestUs))} | ` +
+      `| ${v.label} | ${fmt(med(v.id, (s) => s.rps))} | ${fmt(
+        med(v.id, (s) => s.p50),
+        2,
+      )} | ${fmt(
+        med(v.id, (s) => s.p99),
+        2,
+      )} | ` +
+      `${fmt(
+        med(v.id, (s) => s.p99 / s.p50),
+        1,
+      )} | ${c ? fmt(ratio(v.id, c), 2) : ""} | ${fmt(med(v.id, (s) => s.cpuPerRequestUs))} | ` +
       `${c ? fmt(cpuRatio(v.id, c), 2) : ""} | ${fmt(med(v.id, (s) => s.serverCpu))}% | ` +
       `${fmt(med(v.id, (s) => s.generatorCpu))}%${genLimited(v.id) ? " ⚠" : ""} | ${transitions} | ${fmt(med(v.id, (s) => s.non2xx + s.errors))} |`
     );
@@ -271,7 +299,13 @@ async function main() {
   seedDatabase(seedFile, SEED_ROWS, merchant);
   log(`seeded ${SEED_ROWS} payments in ${fmt((performance.now() - t) / 1000, 1)} s`);
 
-  const media: Array<{ name: "disk" | "tmpfs"; base: string; variants: Variant[]; groups: Variant[][]; ceilingOf: Record<string, string> }> = [];
+  const media: Array<{
+    name: "disk" | "tmpfs";
+    base: string;
+    variants: Variant[];
+    groups: Variant[][];
+    ceilingOf: Record<string, string>;
+  }> = [];
 
   for (const medium of ONLY ? (["disk"] as const) : (["disk", "tmpfs"] as const)) {
     const dir = workDir(medium === "disk" ? tmpdir() : "/dev/shm", `pix-bench-${medium}-`);
@@ -304,7 +338,8 @@ async function main() {
     const c4b = await ceiling("ceiling-confirm-sql", "confirm-sql.ts", dir, db.confirmSql);
     const real = await realServer("real-info", dir, db.real, LOG_LEVEL_MAIN);
     const warn = full ? await realServer("real-warn", dir, db.warn, "warn") : undefined;
-    const base = full && BASELINE ? await realServer("baseline-info", dir, db.base, LOG_LEVEL_MAIN, BASELINE) : undefined;
+    const base =
+      full && BASELINE ? await realServer("baseline-info", dir, db.base, LOG_LEVEL_MAIN, BASELINE) : undefined;
 
     const getFile = (name: string, auth: boolean) => {
       const f = join(dir, `${name}.requests`);
@@ -328,26 +363,160 @@ async function main() {
       ...(c1 ? [v({ id: "c1-json", label: "ceiling (1) fixed JSON", server: c1, kind: "json" })] : []),
       v({ id: "c2-insert", label: "ceiling (2) one prepared INSERT", server: c2, kind: "create" }),
       v({ id: "c2b-create-sql", label: "yardstick (2b) the create's SQL only", server: c2b, kind: "create" }),
-      v({ id: "c2c-create-sql-batched", label: "yardstick (2c) the create's SQL, group-committed", server: c2c, kind: "create" }),
-      v({ id: "rest-create", label: `REST POST /payments (log ${LOG_LEVEL_MAIN})`, server: real, kind: "create", path: "/payments", auth: true }),
-      v({ id: "trpc-create", label: `tRPC payments.create (log ${LOG_LEVEL_MAIN})`, server: real, kind: "create", path: "/trpc/payments.create", auth: true }),
-      ...(warn ? [v({ id: "rest-create-warn", label: "REST POST /payments (log warn)", server: warn, kind: "create", path: "/payments", auth: true })] : []),
-      ...(base ? [v({ id: "base-rest-create", label: "baseline: REST POST /payments (log info)", server: base, kind: "create", path: "/payments", auth: true })] : []),
-      ...(base ? [v({ id: "base-trpc-create", label: "baseline: tRPC payments.create (log info)", server: base, kind: "create", path: "/trpc/payments.create", auth: true })] : []),
+      v({
+        id: "c2c-create-sql-batched",
+        label: "yardstick (2c) the create's SQL, group-committed",
+        server: c2c,
+        kind: "create",
+      }),
+      v({
+        id: "rest-create",
+        label: `REST POST /payments (log ${LOG_LEVEL_MAIN})`,
+        server: real,
+        kind: "create",
+        path: "/payments",
+        auth: true,
+      }),
+      v({
+        id: "trpc-create",
+        label: `tRPC payments.create (log ${LOG_LEVEL_MAIN})`,
+        server: real,
+        kind: "create",
+        path: "/trpc/payments.create",
+        auth: true,
+      }),
+      ...(warn
+        ? [
+            v({
+              id: "rest-create-warn",
+              label: "REST POST /payments (log warn)",
+              server: warn,
+              kind: "create",
+              path: "/payments",
+              auth: true,
+            }),
+          ]
+        : []),
+      ...(base
+        ? [
+            v({
+              id: "base-rest-create",
+              label: "baseline: REST POST /payments (log info)",
+              server: base,
+              kind: "create",
+              path: "/payments",
+              auth: true,
+            }),
+          ]
+        : []),
+      ...(base
+        ? [
+            v({
+              id: "base-trpc-create",
+              label: "baseline: tRPC payments.create (log info)",
+              server: base,
+              kind: "create",
+              path: "/trpc/payments.create",
+              auth: true,
+            }),
+          ]
+        : []),
     ];
     const get: Variant[] = [
-      v({ id: "c3-select", label: "ceiling (3) one prepared SELECT by id", server: c3, kind: "get", requestFile: getFile("c3", false) }),
-      v({ id: "c3b-select-trpc", label: "yardstick (3b) ceiling (3) inside a tRPC procedure", server: c3b, kind: "get", requestFile: getFile("c3b", true) }),
-      v({ id: "rest-get", label: `REST GET /payments/{id} (log ${LOG_LEVEL_MAIN})`, server: real, kind: "get", requestFile: getFile("real-get", true) }),
-      ...(warn ? [v({ id: "rest-get-warn", label: "REST GET /payments/{id} (log warn)", server: warn, kind: "get", requestFile: getFile("warn-get", true) })] : []),
-      ...(base ? [v({ id: "base-rest-get", label: "baseline: REST GET /payments/{id}", server: base, kind: "get", requestFile: getFile("base-get", true) })] : []),
-      ...(full ? [v({ id: "rest-list", label: `REST GET /payments?limit=20&cursor=… (log ${LOG_LEVEL_MAIN})`, server: real, kind: "list", requestFile: listFile })] : []),
+      v({
+        id: "c3-select",
+        label: "ceiling (3) one prepared SELECT by id",
+        server: c3,
+        kind: "get",
+        requestFile: getFile("c3", false),
+      }),
+      v({
+        id: "c3b-select-trpc",
+        label: "yardstick (3b) ceiling (3) inside a tRPC procedure",
+        server: c3b,
+        kind: "get",
+        requestFile: getFile("c3b", true),
+      }),
+      v({
+        id: "rest-get",
+        label: `REST GET /payments/{id} (log ${LOG_LEVEL_MAIN})`,
+        server: real,
+        kind: "get",
+        requestFile: getFile("real-get", true),
+      }),
+      ...(warn
+        ? [
+            v({
+              id: "rest-get-warn",
+              label: "REST GET /payments/{id} (log warn)",
+              server: warn,
+              kind: "get",
+              requestFile: getFile("warn-get", true),
+            }),
+          ]
+        : []),
+      ...(base
+        ? [
+            v({
+              id: "base-rest-get",
+              label: "baseline: REST GET /payments/{id}",
+              server: base,
+              kind: "get",
+              requestFile: getFile("base-get", true),
+            }),
+          ]
+        : []),
+      ...(full
+        ? [
+            v({
+              id: "rest-list",
+              label: `REST GET /payments?limit=20&cursor=… (log ${LOG_LEVEL_MAIN})`,
+              server: real,
+              kind: "list",
+              requestFile: listFile,
+            }),
+          ]
+        : []),
     ];
     const confirm: Variant[] = [
-      v({ id: "c4-confirm", label: "ceiling (4) conditional UPDATE + publish", server: c4, kind: "confirm", database: db.confirm, requestFile: join(dir, "c4.requests") }),
-      v({ id: "c4b-confirm-sql", label: "yardstick (4b) the confirmation's SQL only", server: c4b, kind: "confirm", database: db.confirmSql, requestFile: join(dir, "c4b.requests") }),
-      v({ id: "rest-confirm", label: `REST signed confirmation (log ${LOG_LEVEL_MAIN})`, server: real, kind: "confirm", signed: true, database: db.real, requestFile: join(dir, "real-confirm.requests") }),
-      ...(base ? [v({ id: "base-rest-confirm", label: "baseline: REST signed confirmation", server: base, kind: "confirm", signed: true, database: db.base, requestFile: join(dir, "base-confirm.requests") })] : []),
+      v({
+        id: "c4-confirm",
+        label: "ceiling (4) conditional UPDATE + publish",
+        server: c4,
+        kind: "confirm",
+        database: db.confirm,
+        requestFile: join(dir, "c4.requests"),
+      }),
+      v({
+        id: "c4b-confirm-sql",
+        label: "yardstick (4b) the confirmation's SQL only",
+        server: c4b,
+        kind: "confirm",
+        database: db.confirmSql,
+        requestFile: join(dir, "c4b.requests"),
+      }),
+      v({
+        id: "rest-confirm",
+        label: `REST signed confirmation (log ${LOG_LEVEL_MAIN})`,
+        server: real,
+        kind: "confirm",
+        signed: true,
+        database: db.real,
+        requestFile: join(dir, "real-confirm.requests"),
+      }),
+      ...(base
+        ? [
+            v({
+              id: "base-rest-confirm",
+              label: "baseline: REST signed confirmation",
+              server: base,
+              kind: "confirm",
+              signed: true,
+              database: db.base,
+              requestFile: join(dir, "base-confirm.requests"),
+            }),
+          ]
+        : []),
     ];
     const ceilingOf: Record<string, string> = {};
     for (const x of create) if (!x.id.includes(":c")) ceilingOf[x.id] = `${m}:c2-insert`;
@@ -358,7 +527,15 @@ async function main() {
     ceilingOf[`${m}:c4b-confirm-sql`] = `${m}:c4-confirm`;
     ceilingOf[`${m}:c3b-select-trpc`] = `${m}:c3-select`;
     const groups = ONLY
-      ? ([["create", create], ["get", get], ["confirm", confirm]] as const).filter(([n]) => ONLY.includes(n)).map(([, g]) => g)
+      ? (
+          [
+            ["create", create],
+            ["get", get],
+            ["confirm", confirm],
+          ] as const
+        )
+          .filter(([n]) => ONLY.includes(n))
+          .map(([, g]) => g)
       : [create, get, confirm];
     const stopWal = watchWal(`${m}:real`, db.real);
     await rounds(groups);
@@ -412,7 +589,9 @@ async function main() {
     const records: string[] = [];
     for (let i = 0; i < 20_000; i++) {
       const before = 21 + Math.floor(Math.random() * (size - 21));
-      records.push(`GET /payments?limit=20&cursor=${encodeCursor(before)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\n\r\n`);
+      records.push(
+        `GET /payments?limit=20&cursor=${encodeCursor(before)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\n\r\n`,
+      );
     }
     writeFileSync(listReq, records.join("\0"));
     const entry = { size, seedSeconds, create: [] as Sample[], get: [] as Sample[], list: [] as Sample[] };
@@ -426,7 +605,9 @@ async function main() {
       for (const [k, gv] of variants) {
         const s = await measure(gv, GROWTH_SECONDS, GROWTH_CONNECTIONS, rep);
         entry[k].push(s);
-        log(`growth ${size} ${k} rep ${rep}: p50 ${fmt(s.p50, 3)} ms p99 ${fmt(s.p99, 3)} ms ${fmt(s.rps)} req/s non2xx ${s.non2xx}`);
+        log(
+          `growth ${size} ${k} rep ${rep}: p50 ${fmt(s.p50, 3)} ms p99 ${fmt(s.p99, 3)} ms ${fmt(s.rps)} req/s non2xx ${s.non2xx}`,
+        );
       }
     }
     growth.push(entry);
@@ -448,7 +629,9 @@ async function main() {
     const code = await proc.exited;
     clearTimeout(timer);
     if (existsSync(fanoutOut)) {
-      fanout = readFileSync(fanoutOut, "utf8").replace(/^# .*\n/, "").trim();
+      fanout = readFileSync(fanoutOut, "utf8")
+        .replace(/^# .*\n/, "")
+        .trim();
     } else {
       fanout = `bench/fanout.ts exited with code ${code} without writing its section; see its output.`;
     }
@@ -457,7 +640,11 @@ async function main() {
   const finishedAt = new Date();
   const state: ReportInput = {
     machine,
-    media: media.map((x) => ({ name: x.name, variants: x.variants.map((v) => ({ id: v.id, label: v.label })), ceilingOf: x.ceilingOf })),
+    media: media.map((x) => ({
+      name: x.name,
+      variants: x.variants.map((v) => ({ id: v.id, label: v.label })),
+      ceilingOf: x.ceilingOf,
+    })),
     growth,
     fanout,
     startedAt,
@@ -496,14 +683,28 @@ function fanoutTargetRows(text: string): string[] {
   if (!text) return [];
   const row = (re: RegExp, label: string, goal: string) => {
     const m = re.exec(text);
-    return m ? `| ${label} | ${m[1]} | ${goal} | ${m[2]!.replaceAll("*", "") === "met" ? "met" : "**not met**"} | see “WebSocket fan-out” |` : `| ${label} | – | ${goal} | not measured | see “WebSocket fan-out” |`;
+    return m
+      ? `| ${label} | ${m[1]} | ${goal} | ${m[2]!.replaceAll("*", "") === "met" ? "met" : "**not met**"} | see “WebSocket fan-out” |`
+      : `| ${label} | – | ${goal} | not measured | see “WebSocket fan-out” |`;
   };
   const memory = [...text.matchAll(/\| ([\d.]+) KiB \| [\d.]+ KiB \|$/gm)].map((m) => Number(m[1]));
   const worst = memory.length ? Math.max(...memory) : NaN;
   return [
-    row(/^\| 1,000 \| 1 \|.*?\| ([\d.]+ ms) \| ≤ 20 ms p99: (met|\*\*not met\*\*) \|/m, "1,000 watchers, one instance: per-delivery p99", "≤ 20 ms"),
-    row(/^\| 10,000 \| 2 \|.*?\| ([\d.]+ ms) \| ≤ 100 ms p99: (met|\*\*not met\*\*) \|/m, "10,000 watchers over two instances: per-delivery p99", "≤ 100 ms"),
-    row(/comes\n([\d.-]+ ms) after A's at the median[\s\S]*?Goal ≤ 0\.5 ms: (met|\*\*not met\*\*)/, "Redis hop added to the first delivery (median)", "≤ 0.5 ms"),
+    row(
+      /^\| 1,000 \| 1 \|.*?\| ([\d.]+ ms) \| ≤ 20 ms p99: (met|\*\*not met\*\*) \|/m,
+      "1,000 watchers, one instance: per-delivery p99",
+      "≤ 20 ms",
+    ),
+    row(
+      /^\| 10,000 \| 2 \|.*?\| ([\d.]+ ms) \| ≤ 100 ms p99: (met|\*\*not met\*\*) \|/m,
+      "10,000 watchers over two instances: per-delivery p99",
+      "≤ 100 ms",
+    ),
+    row(
+      /comes\n([\d.-]+ ms) after A's at the median[\s\S]*?Goal ≤ 0\.5 ms: (met|\*\*not met\*\*)/,
+      "Redis hop added to the first delivery (median)",
+      "≤ 0.5 ms",
+    ),
     `| memory per idle WebSocket (server RSS, worst size) | ${Number.isNaN(worst) ? "–" : `${worst} KiB`} | ≤ 10 KiB | ${worst <= 10 ? "met" : "**not met**"} | see “WebSocket fan-out” |`,
   ];
 }
@@ -537,7 +738,9 @@ function writeReport(r: ReportInput) {
     `Generated by \`${COMMAND}\` (bench/run.ts) on ${r.startedAt.toISOString()}, in ${fmt((r.finishedAt.getTime() - r.startedAt.getTime()) / 60000, 1)} min.` +
       (QUICK ? " **Quick run: fewer rounds and shorter runs; not for publishing.**" : ""),
     "Every figure below comes from this one run; rerun the command to regenerate this file from scratch." +
-      (BASELINE ? ` \`--baseline <dir>\` only adds the “before” rows (the server of another checkout, to measure a change); plain \`npm run bench\` runs everything else.` : ""),
+      (BASELINE
+        ? ` \`--baseline <dir>\` only adds the “before” rows (the server of another checkout, to measure a change); plain \`npm run bench\` runs everything else.`
+        : ""),
     "",
     "## Machine",
     "",
@@ -592,13 +795,40 @@ function writeReport(r: ReportInput) {
     "",
     "| target | measured | goal | result | note |",
     "|---|---:|---|---|---|",
-    target("REST create / ceiling (2)", createRatio, "≥ 0.60", createRatio >= 0.6,
-      `the create's SQL alone (2b) reaches ${fmt(sqlRatio, 2)} of ceiling (2), group-committed (2c) ${fmt(ratio(`${d}:c2c-create-sql-batched`, `${d}:c2-insert`), 2)}; see “Where the time goes”.${gl("rest-create")}`),
-    target("REST create p99/p50", p99p50, "≤ 3", p99p50 <= 3, `p50 ${fmt(med(`${d}:rest-create`, (s) => s.p50), 2)} ms, p99 ${fmt(med(`${d}:rest-create`, (s) => s.p99), 2)} ms at ${CONNECTIONS} connections; the tail is WAL checkpoints, see “Where the time goes”.`),
-    target("GET /payments/{id} / ceiling (3)", getRatio, "≥ 0.50", getRatio >= 0.5,
-      `tRPC's procedure call alone around ceiling (3)'s SELECT (3b) reaches ${fmt(ratio(`${d}:c3b-select-trpc`, `${d}:c3-select`), 2)}; with LOG_LEVEL=warn ${fmt(ratio(`${d}:rest-get-warn`, `${d}:c3-select`), 2)}; see “Where the time goes”.${gl("c3-select") || gl("rest-get")}`),
-    target("signed confirmation / ceiling (4)", confirmRatio, "≥ 0.50", confirmRatio >= 0.5,
-      `the confirmation's SQL alone (4b) reaches ${fmt(ratio(`${d}:c4b-confirm-sql`, `${d}:c4-confirm`), 2)} of ceiling (4).${gl("rest-confirm")}`),
+    target(
+      "REST create / ceiling (2)",
+      createRatio,
+      "≥ 0.60",
+      createRatio >= 0.6,
+      `the create's SQL alone (2b) reaches ${fmt(sqlRatio, 2)} of ceiling (2), group-committed (2c) ${fmt(ratio(`${d}:c2c-create-sql-batched`, `${d}:c2-insert`), 2)}; see “Where the time goes”.${gl("rest-create")}`,
+    ),
+    target(
+      "REST create p99/p50",
+      p99p50,
+      "≤ 3",
+      p99p50 <= 3,
+      `p50 ${fmt(
+        med(`${d}:rest-create`, (s) => s.p50),
+        2,
+      )} ms, p99 ${fmt(
+        med(`${d}:rest-create`, (s) => s.p99),
+        2,
+      )} ms at ${CONNECTIONS} connections; the tail is WAL checkpoints, see “Where the time goes”.`,
+    ),
+    target(
+      "GET /payments/{id} / ceiling (3)",
+      getRatio,
+      "≥ 0.50",
+      getRatio >= 0.5,
+      `tRPC's procedure call alone around ceiling (3)'s SELECT (3b) reaches ${fmt(ratio(`${d}:c3b-select-trpc`, `${d}:c3-select`), 2)}; with LOG_LEVEL=warn ${fmt(ratio(`${d}:rest-get-warn`, `${d}:c3-select`), 2)}; see “Where the time goes”.${gl("c3-select") || gl("rest-get")}`,
+    ),
+    target(
+      "signed confirmation / ceiling (4)",
+      confirmRatio,
+      "≥ 0.50",
+      confirmRatio >= 0.5,
+      `the confirmation's SQL alone (4b) reaches ${fmt(ratio(`${d}:c4b-confirm-sql`, `${d}:c4-confirm`), 2)} of ceiling (4).${gl("rest-confirm")}`,
+    ),
     `| tRPC create / REST create | ${fmt(trpcVsRest, 3)} | 0.90 – 1.10 | ${trpcVsRest >= 0.9 && trpcVsRest <= 1.1 ? "met" : "**not met**"} | same procedure, different adapter; see “Where the time goes” |`,
     ...fanoutTargetRows(r.fanout),
     "",
@@ -651,12 +881,19 @@ function writeReport(r: ReportInput) {
       "| scenario | before req/s | after req/s | after / before (median of rounds) |",
       "|---|---:|---:|---:|",
       ...["rest-create", "trpc-create", "rest-get", "rest-confirm"].map(
-        (id) => `| ${id} | ${fmt(med(`${d}:base-${id}`, (s) => s.rps))} | ${fmt(med(`${d}:${id}`, (s) => s.rps))} | ${fmt(ba(id), 2)} |`,
+        (id) =>
+          `| ${id} | ${fmt(med(`${d}:base-${id}`, (s) => s.rps))} | ${fmt(med(`${d}:${id}`, (s) => s.rps))} | ${fmt(ba(id), 2)} |`,
       ),
       "",
       "| ratio (median of per-round ratios) | before | after |",
       "|---|---:|---:|",
-      `| REST create p99/p50 | ${fmt(med(`${d}:base-rest-create`, (s) => s.p99 / s.p50), 2)} | ${fmt(med(`${d}:rest-create`, (s) => s.p99 / s.p50), 2)} |`,
+      `| REST create p99/p50 | ${fmt(
+        med(`${d}:base-rest-create`, (s) => s.p99 / s.p50),
+        2,
+      )} | ${fmt(
+        med(`${d}:rest-create`, (s) => s.p99 / s.p50),
+        2,
+      )} |`,
       `| tRPC create / REST create | ${fmt(ratio(`${d}:base-trpc-create`, `${d}:base-rest-create`), 3)} | ${fmt(trpcVsRest, 3)} |`,
       "",
     );
@@ -696,8 +933,26 @@ function writeReport(r: ReportInput) {
     "|---:|---:|---:|---:|---:|",
     ...r.growth.map(
       (g) =>
-        `| ${fmt(g.size)} | ${fmt(g.seedSeconds, 1)} s | ${fmt(gm(g.create, (s) => s.p50), 3)} / ${fmt(gm(g.create, (s) => s.p99), 3)} | ` +
-        `${fmt(gm(g.get, (s) => s.p50), 3)} / ${fmt(gm(g.get, (s) => s.p99), 3)} | ${fmt(gm(g.list, (s) => s.p50), 3)} / ${fmt(gm(g.list, (s) => s.p99), 3)} |`,
+        `| ${fmt(g.size)} | ${fmt(g.seedSeconds, 1)} s | ${fmt(
+          gm(g.create, (s) => s.p50),
+          3,
+        )} / ${fmt(
+          gm(g.create, (s) => s.p99),
+          3,
+        )} | ` +
+        `${fmt(
+          gm(g.get, (s) => s.p50),
+          3,
+        )} / ${fmt(
+          gm(g.get, (s) => s.p99),
+          3,
+        )} | ${fmt(
+          gm(g.list, (s) => s.p50),
+          3,
+        )} / ${fmt(
+          gm(g.list, (s) => s.p99),
+          3,
+        )} |`,
     ),
     "",
   );

@@ -1,4 +1,12 @@
-import { createTRPCClient, createWSClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink, wsLink } from "@trpc/client";
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  wsLink,
+} from "@trpc/client";
 import { EventSource as EventSourcePolyfill } from "eventsource";
 import type { AppRouter } from "../src/trpc/router.ts";
 
@@ -43,15 +51,25 @@ export function createPaymentWatchClient(options: PaymentWatchClientOptions) {
   const base = options.url.replace(/\/+$/, "");
   const wsClient =
     options.transport === "ws"
-      ? createWSClient({ url: `${base.replace(/^http/, "ws")}/trpc-ws`, keepAlive: { enabled: true, intervalMs: 20_000 } })
+      ? createWSClient({
+          url: `${base.replace(/^http/, "ws")}/trpc-ws`,
+          keepAlive: { enabled: true, intervalMs: 20_000 },
+        })
       : null;
   // Browsers have an EventSource; Bun and Node do not, so the `eventsource` package stands in.
-  const EventSource = (globalThis as unknown as { EventSource?: typeof EventSourcePolyfill }).EventSource ?? EventSourcePolyfill;
+  const EventSource =
+    (globalThis as unknown as { EventSource?: typeof EventSourcePolyfill }).EventSource ?? EventSourcePolyfill;
   const subscriptions = wsClient
     ? wsLink<AppRouter>({ client: wsClient })
     : httpSubscriptionLink<AppRouter, typeof EventSource>({ url: `${base}/trpc`, EventSource });
   const client = createTRPCClient<AppRouter>({
-    links: [splitLink({ condition: (op) => op.type === "subscription", true: subscriptions, false: httpLink({ url: `${base}/trpc` }) })],
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: subscriptions,
+        false: httpLink({ url: `${base}/trpc` }),
+      }),
+    ],
   });
   return {
     payments: client.payments,

@@ -32,7 +32,12 @@ export function createApp(parts: AppParts) {
     ttlSeconds: config.paymentTtlSeconds,
     pix: config.pix,
   });
-  const feed = createPaymentFeed({ bus, service, db, onError: (err) => logger.error({ err }, "payment feed listener failed") });
+  const feed = createPaymentFeed({
+    bus,
+    service,
+    db,
+    onError: (err) => logger.error({ err }, "payment feed listener failed"),
+  });
   const metrics = createMetrics({ db, bus, clock, trpcWatches: feed.watchCount });
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;

@@ -1,5 +1,5 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 
 /** Where development secrets are kept between restarts (CONTRACT §2: "kept in ./data/"). */
@@ -10,11 +10,7 @@ const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === 
 const integer = (min: number, max: number) =>
   z.preprocess(
     emptyAsUndefined,
-    z
-      .string()
-      .regex(/^\d+$/, "must be a whole number")
-      .transform(Number)
-      .pipe(z.number().int().min(min).max(max)),
+    z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max)),
   );
 
 const envSchema = z.object({
@@ -32,7 +28,12 @@ const envSchema = z.object({
     emptyAsUndefined,
     z
       .string()
-      .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(",")
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.string().min(16, "each key must have at least 16 characters")).min(1))
       .optional(),
   ),
@@ -145,7 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     if (changed) {
       mkdirSync("./data", { recursive: true });
-      const text = JSON.stringify(kept, null, 2) + "\n";
+      const text = `${JSON.stringify(kept, null, 2)}\n`;
       if (existsSync(DEV_SECRETS_FILE)) {
         writeFileSync(DEV_SECRETS_FILE, text, { mode: 0o600 });
       } else {

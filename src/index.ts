@@ -1,8 +1,8 @@
 import { createApp } from "./app.ts";
-import { createInMemoryBus, type Bus } from "./bus/bus.ts";
+import { type Bus, createInMemoryBus } from "./bus/bus.ts";
 import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
-import { ConfigError, DEV_SECRETS_FILE, loadConfig, type Config } from "./config.ts";
+import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config.ts";
 import { openDatabase, runMigrations } from "./db/client.ts";
 import { MAX_BODY_BYTES } from "./http/body.ts";
 import { createLogger } from "./log.ts";

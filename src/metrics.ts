@@ -65,8 +65,16 @@ export function createMetrics(deps: MetricsDeps) {
       },
     });
   busCounter("bus_events_published_total", "Payment events this instance published", () => deps.bus.stats().published);
-  busCounter("bus_events_received_total", "Payment events received from other instances", () => deps.bus.stats().received);
-  busCounter("bus_publish_failures_total", "Publishes that could not reach other instances at first try", () => deps.bus.stats().publishFailures);
+  busCounter(
+    "bus_events_received_total",
+    "Payment events received from other instances",
+    () => deps.bus.stats().received,
+  );
+  busCounter(
+    "bus_publish_failures_total",
+    "Publishes that could not reach other instances at first try",
+    () => deps.bus.stats().publishFailures,
+  );
   new Gauge({
     name: "bus_connected",
     help: "1 when events reach every instance (Redis connected, or the in-process bus)",

@@ -68,7 +68,12 @@ describe("buildBrCode", () => {
   });
 
   test("the largest amount fits field 54's 13 characters", () => {
-    const code = buildBrCode({ pixKey: "k@example.com", merchantName: "A", merchantCity: "B", amountCents: 999_999_999_999 });
+    const code = buildBrCode({
+      pixKey: "k@example.com",
+      merchantName: "A",
+      merchantCity: "B",
+      amountCents: 999_999_999_999,
+    });
     expect(emvFields(code).get("54")).toBe("9999999999.99");
     expect(hasError(parsePix(code))).toBe(false);
   });
@@ -97,7 +102,9 @@ describe("buildBrCode", () => {
 
   test("refuses a txid that is not 1 to 25 letters and digits", () => {
     expect(() => buildBrCode({ pixKey: "k", merchantName: "A", merchantCity: "B", txid: "a-b" })).toThrow(RangeError);
-    expect(() => buildBrCode({ pixKey: "k", merchantName: "A", merchantCity: "B", txid: "x".repeat(26) })).toThrow(RangeError);
+    expect(() => buildBrCode({ pixKey: "k", merchantName: "A", merchantCity: "B", txid: "x".repeat(26) })).toThrow(
+      RangeError,
+    );
   });
 
   test("txidFromUuid keeps 25 alphanumerics", () => {

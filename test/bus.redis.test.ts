@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
-import { createRedisBus } from "../src/bus/redis.ts";
 import type { Bus, PaymentChanged } from "../src/bus/bus.ts";
+import { createRedisBus } from "../src/bus/redis.ts";
 import { BUN, ROOT, tempDir } from "./harness.ts";
 import { startRedis, type TestRedis } from "./redis.ts";
 

@@ -1,6 +1,6 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { restConfirm, restCreate, spawnServer, startTestApp, tempDir } from "./harness.ts";
-import { Database } from "bun:sqlite";
 
 describe("concurrent confirmations of one payment", () => {
   test("many in parallel on one instance: all succeed, exactly one transition and one paid event", async () => {
@@ -13,7 +13,9 @@ describe("concurrent confirmations of one payment", () => {
         Array.from({ length: 40 }, () => restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 50 })),
       );
       expect(results.map((r) => r.status)).toEqual(Array(40).fill(200));
-      const paid = app.db.$client.query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'").get(p.id);
+      const paid = app.db.$client
+        .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'")
+        .get(p.id);
       expect(paid).toEqual({ n: 1 });
       // one "created" and one "paid" announcement, no more
       expect(published.length).toBe(2);
@@ -38,7 +40,9 @@ describe("concurrent confirmations of one payment", () => {
       expect(results.filter((r) => r.status !== 200)).toEqual([]);
       const db = new Database(file, { readonly: true });
       const rows = db
-        .query("SELECT payment_id, COUNT(*) AS n FROM payment_events WHERE type = 'paid' GROUP BY payment_id ORDER BY payment_id")
+        .query(
+          "SELECT payment_id, COUNT(*) AS n FROM payment_events WHERE type = 'paid' GROUP BY payment_id ORDER BY payment_id",
+        )
         .all();
       db.close();
       expect(rows).toEqual(payments.map((p) => ({ payment_id: p.id, n: 1 })));

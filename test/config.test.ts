@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { BUN, ROOT, spawnServer, tempDir, TEST_API_KEY, TEST_WEBHOOK_SECRET } from "./harness.ts";
+import { BUN, ROOT, spawnServer, TEST_API_KEY, TEST_WEBHOOK_SECRET, tempDir } from "./harness.ts";
 
 const base = { API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
 
@@ -80,7 +80,14 @@ describe("start-up as a process", () => {
       const tmp = tempDir();
       const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
         cwd: tmp.dir,
-        env: { PATH: process.env.PATH ?? "", PORT: "0", NODE_ENV: "test", LOG_LEVEL: "warn", API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET },
+        env: {
+          PATH: process.env.PATH ?? "",
+          PORT: "0",
+          NODE_ENV: "test",
+          LOG_LEVEL: "warn",
+          API_KEYS: TEST_API_KEY,
+          WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+        },
         stdout: "pipe",
         stderr: "pipe",
       });

@@ -31,9 +31,13 @@ describe("expiry with an injected clock", () => {
     app.clock.advance(TTL);
     try {
       expect((await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 2 })).status).toBe(409);
-      const expired = (await (await fetch(`${app.url}/payments?status=expired`, { headers: merchantHeaders() })).json()) as any;
+      const expired = (await (
+        await fetch(`${app.url}/payments?status=expired`, { headers: merchantHeaders() })
+      ).json()) as any;
       expect(expired.payments.map((x: any) => x.id)).toContain(p.id);
-      const pending = (await (await fetch(`${app.url}/payments?status=pending`, { headers: merchantHeaders() })).json()) as any;
+      const pending = (await (
+        await fetch(`${app.url}/payments?status=pending`, { headers: merchantHeaders() })
+      ).json()) as any;
       expect(pending.payments.map((x: any) => x.id)).not.toContain(p.id);
     } finally {
       app.clock.advance(-TTL);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { Webhook } from "standardwebhooks";
 import { createApp } from "../src/app.ts";
-import { createInMemoryBus, type Bus } from "../src/bus/bus.ts";
+import { type Bus, createInMemoryBus } from "../src/bus/bus.ts";
 import type { Clock, Ids } from "../src/clock.ts";
 import { randomIds } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
@@ -72,8 +72,21 @@ export function startTestApp(options: TestAppOptions = {}) {
   runMigrations(db);
   const clock = options.clock ?? manualClock();
   const bus = options.bus ?? createInMemoryBus();
-  const app = createApp({ config, db, bus, clock, ids: options.ids ?? randomIds, logger: pino({ level: "silent" }), trpcFastPath: options.trpcFastPath });
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.server.fetch, websocket: app.server.websocket! });
+  const app = createApp({
+    config,
+    db,
+    bus,
+    clock,
+    ids: options.ids ?? randomIds,
+    logger: pino({ level: "silent" }),
+    trpcFastPath: options.trpcFastPath,
+  });
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: app.server.fetch,
+    websocket: app.server.websocket!,
+  });
   app.setBoundPort(server.port!);
   const url = `http://127.0.0.1:${server.port}`;
   return {
@@ -121,9 +134,17 @@ export async function restCreate(url: string, value: unknown, headers: Record<st
 }
 
 /** Signed POST /payments/pix/confirmation; returns status and parsed body. */
-export async function restConfirm(url: string, payload: unknown, sign: { id?: string; at?: Date; secret?: string } = {}) {
+export async function restConfirm(
+  url: string,
+  payload: unknown,
+  sign: { id?: string; at?: Date; secret?: string } = {},
+) {
   const body = JSON.stringify(payload);
-  const res = await fetch(`${url}/payments/pix/confirmation`, { method: "POST", headers: signWebhook(body, sign), body });
+  const res = await fetch(`${url}/payments/pix/confirmation`, {
+    method: "POST",
+    headers: signWebhook(body, sign),
+    body,
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -215,8 +236,14 @@ export async function openSocket(url: string, timeoutMs = 5000): Promise<SocketP
   const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", (e) => resolve(e)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`WebSocket ${url} did not open`)), timeoutMs);
-    ws.addEventListener("open", () => (clearTimeout(timer), resolve()));
-    ws.addEventListener("error", () => (clearTimeout(timer), reject(new Error(`WebSocket ${url} failed`))));
+    ws.addEventListener("open", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.addEventListener("error", () => {
+      clearTimeout(timer);
+      reject(new Error(`WebSocket ${url} failed`));
+    });
   });
   let cursor = 0;
   return {
@@ -251,7 +278,11 @@ export async function openSocket(url: string, timeoutMs = 5000): Promise<SocketP
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPaymentClient } from "../client/index.ts";
-import { merchantHeaders, OTHER_API_KEY, restCreate, spawnServer, startTestApp, TEST_API_KEY, tempDir, type TestApp } from "./harness.ts";
+import {
+  merchantHeaders,
+  OTHER_API_KEY,
+  restCreate,
+  spawnServer,
+  startTestApp,
+  TEST_API_KEY,
+  type TestApp,
+  tempDir,
+} from "./harness.ts";
 
 let app: TestApp;
 beforeAll(() => {
@@ -22,7 +31,11 @@ describe("Idempotency-Key on POST /payments", () => {
 
   test("254.3 and 254.30 are the same body", async () => {
     const first = await restCreate(app.url, 254.3, withKey("order-2"));
-    const res = await fetch(`${app.url}/payments`, { method: "POST", headers: withKey("order-2"), body: '{"value":254.30}' });
+    const res = await fetch(`${app.url}/payments`, {
+      method: "POST",
+      headers: withKey("order-2"),
+      body: '{"value":254.30}',
+    });
     expect(((await res.json()) as any).payment.id).toBe(first.body.payment.id);
   });
 
@@ -68,7 +81,11 @@ describe("Idempotency-Key on POST /payments", () => {
   });
 
   test("the typed client sends the key as a header and gets the first payment back", async () => {
-    const client = createPaymentClient({ url: app.url, apiKey: TEST_API_KEY, headers: () => ({ "idempotency-key": "order-6" }) });
+    const client = createPaymentClient({
+      url: app.url,
+      apiKey: TEST_API_KEY,
+      headers: () => ({ "idempotency-key": "order-6" }),
+    });
     const a = await client.payments.create.mutate({ value: 3 });
     const b = await client.payments.create.mutate({ value: 3 });
     expect(b.payment.id).toBe(a.payment.id);

@@ -8,13 +8,19 @@ function capture() {
 
 describe("request log line", () => {
   const cases = [
-    { method: "GET", route: "/payments/{id}", status: 200, durationMs: 0.05, requestId: "5da98850-6d5c-4956-aac4-76503f09edef" },
+    {
+      method: "GET",
+      route: "/payments/{id}",
+      status: 200,
+      durationMs: 0.05,
+      requestId: "5da98850-6d5c-4956-aac4-76503f09edef",
+    },
     { method: "POST", route: "/payments", status: 413, durationMs: 12.34, requestId: "req-abc-123" },
     // A 405's route is the client's path: quotes, backslashes and control characters stay valid JSON.
     { method: "PATCH", route: '/x"y\\z\n\u0001', status: 405, durationMs: 1, requestId: "a:b.c_d" },
   ];
 
-  test("is the same JSON pino writes for logger.info(fields, \"request\")", () => {
+  test('is the same JSON pino writes for logger.info(fields, "request")', () => {
     const ours = capture();
     const theirs = capture();
     const log = createRequestLog(createLogger("info", ours.stream));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MAX_CENTS, centsToReais, formatCentsPlain, reaisToCents } from "../src/payments/money.ts";
+import { centsToReais, formatCentsPlain, MAX_CENTS, reaisToCents } from "../src/payments/money.ts";
 
 describe("reaisToCents", () => {
   test.each([

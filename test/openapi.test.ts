@@ -45,12 +45,28 @@ describe("GET /openapi.json", () => {
     expect(create.parameters.map((p: any) => p.name)).toContain("Idempotency-Key");
     const confirm = doc.paths["/payments/pix/confirmation"].post;
     expect(Object.keys(confirm.responses).sort()).toEqual(["200", "400", "401", "404", "409", "413", "415", "500"]);
-    expect(confirm.parameters.map((p: any) => p.name)).toEqual(["webhook-id", "webhook-timestamp", "webhook-signature"]);
+    expect(confirm.parameters.map((p: any) => p.name)).toEqual([
+      "webhook-id",
+      "webhook-timestamp",
+      "webhook-signature",
+    ]);
     expect(confirm.security).toEqual([]);
     expect(create.security).toEqual([{ apiKey: [] }]);
     const payment = doc.components.schemas.Payment;
     expect(Object.keys(payment.properties).sort()).toEqual(
-      ["bank_payment_id", "checkout_url", "created_at", "expiration_date", "id", "paid", "paid_at", "pix_copy_paste", "qr_code", "status", "value"].sort(),
+      [
+        "bank_payment_id",
+        "checkout_url",
+        "created_at",
+        "expiration_date",
+        "id",
+        "paid",
+        "paid_at",
+        "pix_copy_paste",
+        "qr_code",
+        "status",
+        "value",
+      ].sort(),
     );
     const list = doc.paths["/payments"].get;
     expect(list.parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "status"]);

@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PNG } from "pngjs";
 import jsQR from "jsqr";
-import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core";
+import { PNG } from "pngjs";
 import { ROOT } from "./harness.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -79,5 +79,8 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
 /** Decodes the QR code in a PNG image; null when none is found. */
 export function decodeQrPng(png: Uint8Array): string | null {
   const image = PNG.sync.read(Buffer.from(png));
-  return jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.length), image.width, image.height)?.data ?? null;
+  return (
+    jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.length), image.width, image.height)
+      ?.data ?? null
+  );
 }

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TRPCClientError } from "@trpc/client";
 import { createPaymentClient } from "../client/index.ts";
-import { merchantHeaders, restConfirm, restCreate, signWebhook, startTestApp, TEST_API_KEY, type TestApp } from "./harness.ts";
+import {
+  merchantHeaders,
+  restConfirm,
+  restCreate,
+  signWebhook,
+  startTestApp,
+  TEST_API_KEY,
+  type TestApp,
+} from "./harness.ts";
 
 let app: TestApp;
 beforeAll(() => {
@@ -78,7 +86,10 @@ describe("HTTP-level refusals", () => {
   });
 
   test("a wrong content type gets 415", async () => {
-    const res = await postRaw("/payments", "value=10", { ...merchantHeaders(), "content-type": "application/x-www-form-urlencoded" });
+    const res = await postRaw("/payments", "value=10", {
+      ...merchantHeaders(),
+      "content-type": "application/x-www-form-urlencoded",
+    });
     expect(res.status).toBe(415);
     expect(((await res.json()) as any).message).toBe("Content-Type must be application/json");
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createPaymentClient } from "../client/index.ts";
 import { hasError, parsePix } from "pix-utils";
+import { createPaymentClient } from "../client/index.ts";
 import { merchantHeaders, restConfirm, restCreate, startTestApp, TEST_API_KEY, type TestApp } from "./harness.ts";
 
 let app: TestApp;
@@ -72,7 +72,9 @@ describe("GET /payments/{id} and the list", () => {
     const paid = (await (await fetch(`${app.url}/payments?status=paid`, { headers: merchantHeaders() })).json()) as any;
     expect(paid.payments.map((x: any) => x.id)).toContain(p.id);
     expect(paid.payments.every((x: any) => x.status === "paid")).toBe(true);
-    const pending = (await (await fetch(`${app.url}/payments?status=pending`, { headers: merchantHeaders() })).json()) as any;
+    const pending = (await (
+      await fetch(`${app.url}/payments?status=pending`, { headers: merchantHeaders() })
+    ).json()) as any;
     expect(pending.payments.map((x: any) => x.id)).not.toContain(p.id);
   });
 });
@@ -91,7 +93,11 @@ describe("POST /payments/pix/confirmation", () => {
     const p = (await restCreate(app.url, 254.3)).body.payment;
     const body = `{"bank_payment_id":"${p.bank_payment_id}","value":254.30}`;
     const { signWebhook } = await import("./harness.ts");
-    const res = await fetch(`${app.url}/payments/pix/confirmation`, { method: "POST", headers: signWebhook(body), body });
+    const res = await fetch(`${app.url}/payments/pix/confirmation`, {
+      method: "POST",
+      headers: signWebhook(body),
+      body,
+    });
     expect(res.status).toBe(200);
   });
 
@@ -115,7 +121,9 @@ describe("typed client over tRPC", () => {
     expect(created.payment.value).toBe(99.99);
     const got = await client.payments.get.query({ id: created.payment.id });
     expect(got.payment).toEqual(created.payment);
-    const rest = (await (await fetch(`${app.url}/payments/${created.payment.id}`, { headers: merchantHeaders() })).json()) as any;
+    const rest = (await (
+      await fetch(`${app.url}/payments/${created.payment.id}`, { headers: merchantHeaders() })
+    ).json()) as any;
     expect(rest.payment).toEqual(got.payment);
     const list = await client.payments.list.query({ limit: 1 });
     expect(list.payments[0]!.id).toBe(created.payment.id);

@@ -49,7 +49,11 @@ describe("merchant routes need an API key", () => {
   }
 
   test("auth is checked before input: a bad body without a key is 401, not 400", async () => {
-    const res = await fetch(`${app.url}/payments`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    const res = await fetch(`${app.url}/payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     expect(res.status).toBe(401);
   });
 
@@ -145,7 +149,11 @@ describe("the webhook is signature-checked", () => {
       body,
     });
     expect(unsigned.status).toBe(401);
-    const signed = await fetch(`${app.url}/trpc/payments.confirm`, { method: "POST", headers: signWebhook(body), body });
+    const signed = await fetch(`${app.url}/trpc/payments.confirm`, {
+      method: "POST",
+      headers: signWebhook(body),
+      body,
+    });
     expect(signed.status).toBe(200);
     expect(app.service.get(p.id).status).toBe("paid");
   });
@@ -155,7 +163,9 @@ describe("errors and logs leak nothing", () => {
   test("an unexpected failure is a generic 500 with no stack trace, REST and tRPC", async () => {
     const broken = startTestApp();
     // every payment query now fails inside SQLite
-    broken.db.$client.run("DROP TABLE idempotency_keys; DROP TABLE webhook_deliveries; DROP TABLE payment_events; DROP TABLE payments;");
+    broken.db.$client.run(
+      "DROP TABLE idempotency_keys; DROP TABLE webhook_deliveries; DROP TABLE payment_events; DROP TABLE payments;",
+    );
     try {
       const rest = await fetch(`${broken.url}/payments/1`, { headers: merchantHeaders() });
       expect(rest.status).toBe(500);
@@ -200,6 +210,9 @@ describe("errors and logs leak nothing", () => {
       expect(typeof r.duration_ms).toBe("number");
       expect(typeof r.request_id).toBe("string");
     }
-    expect(requests.find((r) => r.request_id === "req-abc-123")).toMatchObject({ route: "/payments/{id}", status: 200 });
+    expect(requests.find((r) => r.request_id === "req-abc-123")).toMatchObject({
+      route: "/payments/{id}",
+      status: 200,
+    });
   });
 });

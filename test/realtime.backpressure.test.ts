@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { restCreate, startTestApp, waitUntil, type TestApp } from "./harness.ts";
+import { restCreate, startTestApp, type TestApp, waitUntil } from "./harness.ts";
 
 let app: TestApp;
 beforeAll(() => {
@@ -11,7 +11,10 @@ afterAll(() => app.stop());
 /** A masked client text frame (RFC 6455 §5.2), small enough for a 2-byte or 16-bit length. */
 function clientFrame(text: string): Buffer {
   const payload = Buffer.from(text);
-  const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const header =
+    payload.length < 126
+      ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([header, Buffer.from([0, 0, 0, 0]), payload]); // mask key 0: the payload stays as is
 }
 

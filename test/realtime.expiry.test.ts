@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createPaymentWatchClient } from "../client/index.ts";
-import { openSocket, restCreate, waitUntil, wsUrl, type SocketProbe } from "./harness.ts";
+import { openSocket, restCreate, type SocketProbe, waitUntil, wsUrl } from "./harness.ts";
 import { startTwoInstances } from "./redis.ts";
 
 let cluster: Awaited<ReturnType<typeof startTwoInstances>>;
@@ -17,11 +17,16 @@ test("expiry is announced once, to watchers on both instances, within 2 s of the
   const expiresAt = Date.parse(payment.created_at) + 1000;
   expect(new Date(expiresAt).toUTCString()).toBe(payment.expiration_date);
   const sockets: SocketProbe[] = await Promise.all(
-    [cluster.a.url, cluster.b.url, cluster.b.url].map((u) => openSocket(wsUrl(u, `/ws?bank_payment_id=${payment.bank_payment_id}`))),
+    [cluster.a.url, cluster.b.url, cluster.b.url].map((u) =>
+      openSocket(wsUrl(u, `/ws?bank_payment_id=${payment.bank_payment_id}`)),
+    ),
   );
   const sse = createPaymentWatchClient({ url: cluster.b.url, transport: "sse" });
   const sseEvents: any[] = [];
-  const sub = sse.payments.watch.subscribe({ bank_payment_id: payment.bank_payment_id }, { onData: (e) => sseEvents.push(e.data) });
+  const sub = sse.payments.watch.subscribe(
+    { bank_payment_id: payment.bank_payment_id },
+    { onData: (e) => sseEvents.push(e.data) },
+  );
   try {
     for (const s of sockets) expect((await s.next()).payment.status).toBe("pending");
     for (const s of sockets) await s.next((m) => m.payment?.status === "expired", 4000);

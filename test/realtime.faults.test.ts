@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createPaymentWatchClient, type PaymentWatchClient } from "../client/index.ts";
-import { openSocket, restConfirm, restCreate, spawnServer, waitUntil, wsUrl, type SocketProbe } from "./harness.ts";
+import { openSocket, restConfirm, restCreate, type SocketProbe, spawnServer, waitUntil, wsUrl } from "./harness.ts";
 import { startTwoInstances } from "./redis.ts";
 
 let cluster: Awaited<ReturnType<typeof startTwoInstances>>;
@@ -28,7 +28,10 @@ test("Redis dies: payments still work, /readyz says 503; Redis returns: the miss
   for (const transport of ["sse", "ws"] as const) {
     const client = createPaymentWatchClient({ url: b.url, transport });
     clients.push(client);
-    client.payments.watch.subscribe({ bank_payment_id: before.bank_payment_id }, { onData: (e) => trpcEvents[transport]!.push(e.data) });
+    client.payments.watch.subscribe(
+      { bank_payment_id: before.bank_payment_id },
+      { onData: (e) => trpcEvents[transport]!.push(e.data) },
+    );
   }
   await onA.next();
   await onB.next();
@@ -36,9 +39,17 @@ test("Redis dies: payments still work, /readyz says 503; Redis returns: the miss
 
   await redis.kill();
   const downAt = Date.now();
-  await waitUntil(async () => (await readyz(a.url)) === 503 && (await readyz(b.url)) === 503, 5000, "/readyz 503 on both");
+  await waitUntil(
+    async () => (await readyz(a.url)) === 503 && (await readyz(b.url)) === 503,
+    5000,
+    "/readyz 503 on both",
+  );
   expect(Date.now() - downAt).toBeLessThan(5000);
-  expect(await (await fetch(`${a.url}/readyz`)).json()).toMatchObject({ status: "unavailable", database: true, bus: false });
+  expect(await (await fetch(`${a.url}/readyz`)).json()).toMatchObject({
+    status: "unavailable",
+    database: true,
+    bus: false,
+  });
 
   // Creates and confirmations keep working without Redis; the watcher on the same instance is told at once.
   const during = await restCreate(a.url, 60);
@@ -52,9 +63,17 @@ test("Redis dies: payments still work, /readyz says 503; Redis returns: the miss
   const upAt = Date.now();
   const paidOnB = await onB.next(isPaid, 10_000);
   expect(paidOnB.payment).toMatchObject({ id: before.id, paid: true });
-  await waitUntil(() => trpcEvents.sse!.some(isPaidPayment) && trpcEvents.ws!.some(isPaidPayment), 10_000, "tRPC watchers told");
+  await waitUntil(
+    () => trpcEvents.sse!.some(isPaidPayment) && trpcEvents.ws!.some(isPaidPayment),
+    10_000,
+    "tRPC watchers told",
+  );
   expect(Date.now() - upAt).toBeLessThan(10_000);
-  await waitUntil(async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200, 10_000, "/readyz 200 again");
+  await waitUntil(
+    async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200,
+    10_000,
+    "/readyz 200 again",
+  );
 
   // Exactly once each, and the bus carries news across instances again.
   await Bun.sleep(300);

@@ -1,5 +1,5 @@
-import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
 import { merchantHeaders, spawnServer, tempDir } from "./harness.ts";
 
 test("SIGTERM lets an in-flight request finish: a create whose body is still arriving completes and is kept", async () => {

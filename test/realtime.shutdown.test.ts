@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createPaymentWatchClient } from "../client/index.ts";
-import { merchantHeaders, openSocket, restConfirm, restCreate, spawnServer, tempDir, waitUntil, wsUrl } from "./harness.ts";
+import {
+  merchantHeaders,
+  openSocket,
+  restConfirm,
+  restCreate,
+  spawnServer,
+  tempDir,
+  waitUntil,
+  wsUrl,
+} from "./harness.ts";
 import { startRedis, type TestRedis } from "./redis.ts";
 
 let redis: TestRedis;
@@ -31,7 +40,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const trpcWs = createPaymentWatchClient({ url: server.url, transport: "ws" });
       const seen: string[] = [];
       const subs = [sse, trpcWs].map((c) =>
-        c.payments.watch.subscribe({ bank_payment_id: payment.bank_payment_id }, { onData: (e) => seen.push(e.data.status) }),
+        c.payments.watch.subscribe(
+          { bank_payment_id: payment.bank_payment_id },
+          { onData: (e) => seen.push(e.data.status) },
+        ),
       );
       await waitUntil(() => seen.length === 2, 5000, "tRPC snapshots");
 

@@ -38,7 +38,9 @@ for (const transport of ["sse", "ws"] as const) {
       await waitUntil(() => w.events.length >= 1, 5000, "snapshot");
       expect(w.events[0]!.data).toMatchObject({ id: payment.id, status: "pending", paid: false, value: 42 });
       expect(w.events[0]!.id).toMatch(/^\d+$/);
-      expect((await restConfirm(cluster.a.url, { bank_payment_id: payment.bank_payment_id, value: 42 })).status).toBe(200);
+      expect((await restConfirm(cluster.a.url, { bank_payment_id: payment.bank_payment_id, value: 42 })).status).toBe(
+        200,
+      );
       await waitUntil(() => w.events.length >= 2, 5000, "paid event");
       expect(w.events[1]!.data).toMatchObject({ id: payment.id, status: "paid", paid: true });
       expect(Number(w.events[1]!.id)).toBeGreaterThan(Number(w.events[0]!.id));

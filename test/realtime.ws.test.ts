@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openSocket, restConfirm, restCreate, wsUrl, type SocketProbe } from "./harness.ts";
+import { openSocket, restConfirm, restCreate, type SocketProbe, wsUrl } from "./harness.ts";
 import { startTwoInstances } from "./redis.ts";
 
 let cluster: Awaited<ReturnType<typeof startTwoInstances>>;
@@ -43,7 +43,9 @@ describe("GET /ws across two instances", () => {
     const onA = await open(wsUrl(cluster.a.url, `/ws?bank_payment_id=${payment.bank_payment_id}`));
     await onB.next(isPayment("pending"));
     await onA.next(isPayment("pending"));
-    expect((await restConfirm(cluster.a.url, { bank_payment_id: payment.bank_payment_id, value: 25 })).status).toBe(200);
+    expect((await restConfirm(cluster.a.url, { bank_payment_id: payment.bank_payment_id, value: 25 })).status).toBe(
+      200,
+    );
     const paidOnB = await onB.next(isPayment("paid"));
     expect(paidOnB.payment).toMatchObject({ id: payment.id, paid: true, status: "paid" });
     expect(paidOnB.payment.paid_at).toBeString();
@@ -133,7 +135,9 @@ describe("GET /ws protocol errors keep the socket open", () => {
     await restConfirm(cluster.a.url, { bank_payment_id: ids[0], value: 1 });
     await restConfirm(cluster.a.url, { bank_payment_id: ids[20], value: 21 });
     expect((await s.next(isPayment("paid"))).payment.bank_payment_id).toBe(ids[20]);
-    expect(s.messages.filter((m) => m.payment?.bank_payment_id === ids[0] && m.payment.status === "paid")).toHaveLength(0);
+    expect(s.messages.filter((m) => m.payment?.bank_payment_id === ids[0] && m.payment.status === "paid")).toHaveLength(
+      0,
+    );
   }, 30_000);
 
   test("a plain GET /ws is told to upgrade", async () => {

@@ -5,7 +5,8 @@
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 
-const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p)) ?? Bun.which("redis-server");
+const REDIS_SERVER =
+  ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p)) ?? Bun.which("redis-server");
 
 /** A port nothing listens on right now (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -55,7 +56,19 @@ export async function startRedis(): Promise<TestRedis> {
 
   const start = async () => {
     proc = Bun.spawn(
-      [REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      [
+        REDIS_SERVER,
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+      ],
       { stdout: "ignore", stderr: "pipe" },
     );
     const deadline = Date.now() + 5000;

@@ -1,12 +1,14 @@
-import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, runMigrations } from "../src/db/client.ts";
 import { restCreate, spawnServer, tempDir } from "./harness.ts";
 
 const tables = (db: Database) =>
-  (db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  (db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map(
+    (r) => r.name,
+  );
 
 describe("SQLite storage", () => {
   test("creates the folder and file, with WAL, synchronous=NORMAL and a busy timeout", () => {
@@ -38,9 +40,15 @@ describe("SQLite storage", () => {
       const file = join(tmp.dir, "p.sqlite");
       const db = openDatabase(file);
       runMigrations(db);
-      const after1 = { tables: tables(db.$client), applied: db.$client.query("SELECT COUNT(*) AS n FROM __drizzle_migrations").get() };
+      const after1 = {
+        tables: tables(db.$client),
+        applied: db.$client.query("SELECT COUNT(*) AS n FROM __drizzle_migrations").get(),
+      };
       runMigrations(db);
-      const after2 = { tables: tables(db.$client), applied: db.$client.query("SELECT COUNT(*) AS n FROM __drizzle_migrations").get() };
+      const after2 = {
+        tables: tables(db.$client),
+        applied: db.$client.query("SELECT COUNT(*) AS n FROM __drizzle_migrations").get(),
+      };
       expect(after2).toEqual(after1);
       expect(after1.tables).toEqual(
         expect.arrayContaining(["payments", "idempotency_keys", "webhook_deliveries", "payment_events"]),
@@ -82,13 +90,19 @@ describe("SQLite storage", () => {
     const db = openDatabase(":memory:");
     runMigrations(db);
     const plan = (sql: string) =>
-      (db.$client.query(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join(" | ");
-    expect(plan("SELECT * FROM payments WHERE bank_payment_id = 'x'")).toMatch(/USING INDEX payments_bank_payment_id_unique/);
+      (db.$client.query(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join(" | ");
+    expect(plan("SELECT * FROM payments WHERE bank_payment_id = 'x'")).toMatch(
+      /USING INDEX payments_bank_payment_id_unique/,
+    );
     expect(plan("SELECT * FROM payments WHERE id < 10 ORDER BY id DESC LIMIT 20")).toMatch(/USING INTEGER PRIMARY KEY/);
     expect(plan("SELECT * FROM payments WHERE status = 'paid' AND id < 10 ORDER BY id DESC LIMIT 20")).toMatch(
       /USING (COVERING )?INDEX payments_status_id_idx/,
     );
-    expect(plan("SELECT * FROM payments WHERE status = 'pending' AND expires_at <= 5")).toMatch(/USING INDEX payments_status_/);
+    expect(plan("SELECT * FROM payments WHERE status = 'pending' AND expires_at <= 5")).toMatch(
+      /USING INDEX payments_status_/,
+    );
     db.$client.close();
   });
 });

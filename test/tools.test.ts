@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, merchantHeaders, restCreate, ROOT, spawnServer, tempDir, TEST_API_KEY } from "./harness.ts";
+import { BUN, merchantHeaders, ROOT, restCreate, spawnServer, TEST_API_KEY, tempDir } from "./harness.ts";
 
 describe("npm run bank:confirm (the bank simulator)", () => {
   test("signs with the development secret kept in ./data/ and confirms the payment", async () => {
@@ -23,7 +23,9 @@ describe("npm run bank:confirm (the bank simulator)", () => {
       const ok = run("254.30");
       expect(ok.stdout.toString()).toContain('200 {"message":"The payment has been confirmed"}');
       expect(ok.exitCode).toBe(0);
-      const read = await fetch(`${server.url}/payments/${created.body.payment.id}`, { headers: merchantHeaders(secrets.api_key) });
+      const read = await fetch(`${server.url}/payments/${created.body.payment.id}`, {
+        headers: merchantHeaders(secrets.api_key),
+      });
       expect(((await read.json()) as any).payment.status).toBe("paid");
     } finally {
       await server.stop();
@@ -66,14 +68,20 @@ describe("npm start", () => {
     try {
       let ready = false;
       for (let i = 0; i < 100 && !ready; i++) {
-        ready = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        ready = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!ready) await Bun.sleep(100);
       }
       expect(ready).toBe(true);
       expect((await restCreate(`http://127.0.0.1:${port}`, 10)).status).toBe(200);
       npm.kill("SIGTERM");
       expect(await npm.exited).toBe(0);
-      const stillUp = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+      const stillUp = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => true,
+        () => false,
+      );
       expect(stillUp).toBe(false);
     } finally {
       if (npm.exitCode === null) npm.kill("SIGKILL");

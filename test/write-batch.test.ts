@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createWriteBatcher } from "../src/db/write-batch.ts";
 import { PaymentError } from "../src/payments/errors.ts";
-import { startTestApp, tempDir, type TestApp } from "./harness.ts";
+import { startTestApp, type TestApp, tempDir } from "./harness.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let file: string;
@@ -25,7 +25,9 @@ beforeEach(() => {
   file = join(tmp.dir, "batch.sqlite");
   db = open(file);
   db.run("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
-  db.run("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id), v TEXT UNIQUE)");
+  db.run(
+    "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id), v TEXT UNIQUE)",
+  );
   db.run("INSERT INTO parent (id) VALUES (1)");
   other = open(file);
 });
@@ -37,7 +39,8 @@ afterEach(() => {
 });
 
 const insert = (v: string) => () => db.query("INSERT INTO child (parent_id, v) VALUES (1, ?) RETURNING id").all(v)[0];
-const visibleElsewhere = () => (other.query("SELECT v FROM child ORDER BY id").all() as Array<{ v: string }>).map((r) => r.v);
+const visibleElsewhere = () =>
+  (other.query("SELECT v FROM child ORDER BY id").all() as Array<{ v: string }>).map((r) => r.v);
 
 describe("write batcher (group commit)", () => {
   test("writes queued in one event-loop turn share one COMMIT, and each gets its own result", async () => {
@@ -209,7 +212,12 @@ describe("payment writes that share one batch", () => {
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
     expect(((outcomes[1] as PromiseRejectedResult).reason as PaymentError).code).toBe("PAYMENT_EXPIRED");
-    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value.changed : null))).toEqual([true, null, false, false]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value.changed : null))).toEqual([
+      true,
+      null,
+      false,
+      false,
+    ]);
     expect(count("SELECT COUNT(*) AS n FROM payment_events WHERE type = 'paid'")).toBe(1);
     expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries")).toBe(1);
     expect(announced).toEqual([`${live.id}:paid`]);

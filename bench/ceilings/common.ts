@@ -35,7 +35,9 @@ export function prepareCreateSql(db: Database) {
     `INSERT INTO payments (bank_payment_id, amount_cents, status, br_code, created_at, expires_at)
      VALUES (?, ?, 'pending', ?, ?, ?) RETURNING *`,
   );
-  const insertEvent = db.prepare("INSERT INTO payment_events (payment_id, type, at) VALUES (?, 'created', ?) RETURNING id");
+  const insertEvent = db.prepare(
+    "INSERT INTO payment_events (payment_id, type, at) VALUES (?, 'created', ?) RETURNING id",
+  );
   const insertKey = db.prepare(
     "INSERT INTO idempotency_keys (merchant, key, request_hash, payment_id, created_at) VALUES (?, ?, ?, ?, ?)",
   );

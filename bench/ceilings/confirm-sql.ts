@@ -12,7 +12,9 @@ const markPaid = db.prepare(
   `UPDATE payments SET status = 'paid', paid_at = ?1 WHERE id = ?2 AND status = 'pending' AND expires_at > ?1 RETURNING *`,
 );
 const insertEvent = db.prepare("INSERT INTO payment_events (payment_id, type, at) VALUES (?, 'paid', ?) RETURNING id");
-const insertDelivery = db.prepare("INSERT INTO webhook_deliveries (webhook_id, payment_id, received_at) VALUES (?, ?, ?)");
+const insertDelivery = db.prepare(
+  "INSERT INTO webhook_deliveries (webhook_id, payment_id, received_at) VALUES (?, ?, ?)",
+);
 let deliveries = 0;
 const confirm = db.transaction((bankPaymentId: string, cents: number) => {
   const now = Date.now();
@@ -32,7 +34,9 @@ const server = Bun.serve({
   hostname: "127.0.0.1",
   async fetch(req, srv) {
     const body = (await req.json()) as { bank_payment_id: string; value: number };
-    const row = confirm.immediate(body.bank_payment_id, Math.round(body.value * 100)) as { bank_payment_id: string } | null;
+    const row = confirm.immediate(body.bank_payment_id, Math.round(body.value * 100)) as {
+      bank_payment_id: string;
+    } | null;
     if (row) srv.publish(`payment:${row.bank_payment_id}`, JSON.stringify({ type: "payment", payment: row }));
     return Response.json({ message: "The payment has been confirmed" });
   },

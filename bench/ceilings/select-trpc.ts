@@ -17,7 +17,9 @@ const authed = t.procedure.use(({ ctx, next }) => {
   return next();
 });
 const router = t.router({
-  get: authed.input(z.strictObject({ id: z.number().int().positive() })).query(({ input }) => byId.all(input.id)[0] ?? null),
+  get: authed
+    .input(z.strictObject({ id: z.number().int().positive() }))
+    .query(({ input }) => byId.all(input.id)[0] ?? null),
 });
 const createCaller = t.createCallerFactory(router);
 

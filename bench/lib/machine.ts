@@ -9,7 +9,11 @@ export function describeMachine() {
   try {
     fs = readFileSync("/proc/mounts", "utf8");
   } catch {}
-  const rootFs = fs.split("\n").find((l) => l.split(" ")[1] === "/")?.split(" ")[2] ?? "unknown";
+  const rootFs =
+    fs
+      .split("\n")
+      .find((l) => l.split(" ")[1] === "/")
+      ?.split(" ")[2] ?? "unknown";
   const run = (cmd: string[]) => {
     try {
       const r = Bun.spawnSync(cmd);

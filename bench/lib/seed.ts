@@ -48,7 +48,17 @@ export function seedDatabase(file: string, count: number, merchant: string): voi
       const expires = created + 1_800_000;
       const paid = id % 5 !== 0;
       const brCode = buildBrCode({ ...PIX, amountCents: cents, txid: txidFromUuid(uuid), pointOfInitiation: "12" });
-      insertPayment.run(id, uuid, cents, paid ? "paid" : "expired", brCode, created, expires, paid ? created + 60_000 : null, paid ? null : expires);
+      insertPayment.run(
+        id,
+        uuid,
+        cents,
+        paid ? "paid" : "expired",
+        brCode,
+        created,
+        expires,
+        paid ? created + 60_000 : null,
+        paid ? null : expires,
+      );
       insertEvent.run(id, "created", created);
       insertEvent.run(id, paid ? "paid" : "expired", paid ? created + 60_000 : expires);
       insertKey.run(merchant, `seed-${id}`, hash, id, now);
@@ -149,7 +159,13 @@ export function writeConfirmRequests(file: string, batch: PendingPayment[], secr
 }
 
 /** Writes `count` GET requests for random ids in [1, max] (with the merchant's key when given). */
-export function writeGetRequests(file: string, count: number, max: number, pathOf: (id: number) => string, auth?: string): void {
+export function writeGetRequests(
+  file: string,
+  count: number,
+  max: number,
+  pathOf: (id: number) => string,
+  auth?: string,
+): void {
   const headers: Record<string, string> = auth ? { Authorization: auth } : {};
   const records: string[] = [];
   for (let i = 0; i < count; i++) records.push(raw("GET", pathOf(1 + Math.floor(Math.random() * max)), headers));

@@ -7,4 +7,6 @@ export function median(xs: number[]): number {
 }
 
 export const fmt = (x: number, digits = 0) =>
-  Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
+  Number.isFinite(x)
+    ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "–";

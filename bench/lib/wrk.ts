@@ -50,12 +50,22 @@ export async function runLoad(
 ): Promise<LoadResult> {
   ensureWrk();
   const script = join(LUA, spec.kind === "template" ? "template.lua" : "file.lua");
-  const args =
-    spec.kind === "template" ? [spec.method, spec.path, spec.auth, spec.keyPrefix] : [spec.file];
+  const args = spec.kind === "template" ? [spec.method, spec.path, spec.auth, spec.keyPrefix] : [spec.file];
   const cmd = [
-    "taskset", "-c", LOADGEN_CPU,
-    "wrk", "-t1", `-c${o.connections}`, `-d${o.seconds}s`, "--timeout", "10s", "-s", script,
-    `${baseUrl}${spec.path}`, "--", ...args,
+    "taskset",
+    "-c",
+    LOADGEN_CPU,
+    "wrk",
+    "-t1",
+    `-c${o.connections}`,
+    `-d${o.seconds}s`,
+    "--timeout",
+    "10s",
+    "-s",
+    script,
+    `${baseUrl}${spec.path}`,
+    "--",
+    ...args,
   ];
   const serverBefore = cpuSeconds(o.serverPid);
   const started = performance.now();

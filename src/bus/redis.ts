@@ -1,7 +1,7 @@
-import { createClient } from "redis";
 import type { Logger } from "pino";
+import { createClient } from "redis";
 import { z } from "zod";
-import { createListenerRegistry, notifyAll, type Bus } from "./bus.ts";
+import { type Bus, createListenerRegistry, notifyAll } from "./bus.ts";
 
 export interface RedisBusOptions {
   url: string;
@@ -54,7 +54,12 @@ export async function createRedisBus(options: RedisBusOptions): Promise<Bus> {
 
   // Without the offline queue a command fails at once while disconnected, instead of piling up in memory
   // for an outage of unknown length; what failed is kept (bounded) and re-sent on reconnect.
-  const publisher = createClient({ url: options.url, disableOfflineQueue: true, pingInterval: 2000, socket: { reconnectStrategy } });
+  const publisher = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    pingInterval: 2000,
+    socket: { reconnectStrategy },
+  });
   // Interval PINGs are the publisher's job (a half-open socket shows there); the subscriber only listens.
   const subscriber = publisher.duplicate({ pingInterval: 0 });
 
@@ -120,7 +125,9 @@ export async function createRedisBus(options: RedisBusOptions): Promise<Bus> {
   ]);
   // Start-up does not wait for Redis for ever: /readyz says 503 until it answers, and the clients keep trying.
   connected.catch((err) => logger.error({ err }, "redis connection failed"));
-  const firstConnect = await Promise.race([connected.then(() => true), Bun.sleep(3000).then(() => false)]).catch(() => false);
+  const firstConnect = await Promise.race([connected.then(() => true), Bun.sleep(3000).then(() => false)]).catch(
+    () => false,
+  );
   if (!firstConnect) logger.warn({ url: redactUrl(options.url) }, "redis is not answering yet; continuing without it");
 
   return {

@@ -9,7 +9,9 @@ export const payments = sqliteTable(
     bankPaymentId: text("bank_payment_id").notNull().unique(),
     amountCents: integer("amount_cents").notNull(),
     /** Stored status; a pending row past expires_at reads as expired (see the service). */
-    status: text("status", { enum: ["pending", "paid", "expired"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "paid", "expired"] })
+      .notNull()
+      .default("pending"),
     brCode: text("br_code").notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),

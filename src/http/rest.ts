@@ -126,7 +126,8 @@ export const restRoutes: RestRoute[] = [
   },
 ];
 
-const json = (status: number, body: unknown, headers?: Record<string, string>) => Response.json(body, { status, headers });
+const json = (status: number, body: unknown, headers?: Record<string, string>) =>
+  Response.json(body, { status, headers });
 
 /** The body and status a failed procedure call answers with; 5xx never carries details. */
 export function errorResponse(error: unknown, malformed?: MalformedJson): Response {

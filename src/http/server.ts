@@ -1,15 +1,15 @@
 import type { Server } from "bun";
 import type { Bus } from "../bus/bus.ts";
+import { createRequestLog } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type CheckoutOptions, createCheckoutPages } from "../pages/checkout.ts";
+import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
 import type { AppDeps } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
-import { HttpError, checkBodyHeaders } from "./body.ts";
+import { checkBodyHeaders, HttpError } from "./body.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
 import { handleTrpc } from "./trpc-http.ts";
-import { createCheckoutPages, type CheckoutOptions } from "../pages/checkout.ts";
-import type { Metrics } from "../metrics.ts";
-import { createRequestLog } from "../log.ts";
-import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
 
 export interface ServerDeps extends AppDeps {
   bus: Bus;
@@ -23,7 +23,8 @@ export interface ServerDeps extends AppDeps {
   trpcFastPath?: boolean;
 }
 
-const json = (status: number, body: unknown, headers?: Record<string, string>) => Response.json(body, { status, headers });
+const json = (status: number, body: unknown, headers?: Record<string, string>) =>
+  Response.json(body, { status, headers });
 
 function requestIdOf(req: Request): string {
   const given = req.headers.get("x-request-id");
@@ -59,9 +60,15 @@ export function createServer(deps: ServerDeps) {
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       checkBodyHeaders(req);
-      const response = await handleTrpc(req, url, base, (error) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
-      }, { fastPath: deps.trpcFastPath });
+      const response = await handleTrpc(
+        req,
+        url,
+        base,
+        (error) => {
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
+        },
+        { fastPath: deps.trpcFastPath },
+      );
       return { route: `/trpc/${path.slice(6)}`, response };
     }
 
@@ -86,7 +93,10 @@ export function createServer(deps: ServerDeps) {
           const database = safe(deps.databaseReady);
           const bus = deps.bus.isConnected();
           const ready = database && bus;
-          return { route: path, response: json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", database, bus }) };
+          return {
+            route: path,
+            response: json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", database, bus }),
+          };
         }
         case "/metrics":
           if (deps.metrics) return { route: path, response: await deps.metrics.render() };
@@ -109,7 +119,11 @@ export function createServer(deps: ServerDeps) {
       try {
         const upgraded = realtime?.upgrade(req, url, server);
         // After a successful upgrade Bun ignores the returned response; the 101 is for the log and metrics.
-        if (upgraded) result = { route: url.pathname, response: upgraded === true ? new Response(null, { status: 101 }) : upgraded };
+        if (upgraded)
+          result = {
+            route: url.pathname,
+            response: upgraded === true ? new Response(null, { status: 101 }) : upgraded,
+          };
         else result = await route(req, url, requestId);
       } catch (err) {
         if (err instanceof HttpError) {
@@ -129,7 +143,12 @@ export function createServer(deps: ServerDeps) {
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         requestId,
       });
-      deps.metrics?.observeRequest(req.method, result.route, result.response.status, (performance.now() - started) / 1000);
+      deps.metrics?.observeRequest(
+        req.method,
+        result.route,
+        result.response.status,
+        (performance.now() - started) / 1000,
+      );
       return result.response;
     },
     /** Bun's `websocket` handler for /ws and /trpc-ws (undefined without a feed). */

@@ -1,4 +1,4 @@
-import { callTRPCProcedure, getTRPCErrorFromUnknown, transformTRPCResponse, type TRPCError } from "@trpc/server";
+import { callTRPCProcedure, getTRPCErrorFromUnknown, type TRPCError, transformTRPCResponse } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
 import type { Context } from "../trpc/context.ts";
@@ -8,7 +8,10 @@ import { HttpError, MAX_BODY_BYTES } from "./body.ts";
 const ENDPOINT = "/trpc";
 const config = appRouter._def._config;
 // At run time `_def.procedures` is flat, keyed by dotted path (what tRPC's own getProcedureAtPath reads).
-const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: "query" | "mutation" | "subscription" } }>;
+const procedures = appRouter._def.procedures as unknown as Record<
+  string,
+  { _def: { type: "query" | "mutation" | "subscription" } }
+>;
 
 /** How many requests took the direct path (tests check that it is really used). */
 export const trpcHttpCounts = { fast: 0 };
@@ -54,7 +57,10 @@ export async function handleTrpc(
 
   // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
   const text = body ?? url.searchParams.get("input") ?? "";
-  const ctx: Context = { ...base, request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? text : undefined } };
+  const ctx: Context = {
+    ...base,
+    request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? text : undefined },
+  };
   let input: unknown;
   try {
     input = text ? config.transformer.input.deserialize(JSON.parse(text)) : undefined;
@@ -101,12 +107,21 @@ function contentTypeOf(req: Request): string | undefined {
  * tRPC's fetch adapter. With `error`, the procedure already ran and failed: `resolveResponse` turns that
  * error into its response (status, error shape, errorFormatter, onError) without running anything again.
  */
-async function library(req: Request, base: BaseContext, onError: (error: TRPCError) => void, error?: TRPCError, ctx?: Context) {
+async function library(
+  req: Request,
+  base: BaseContext,
+  onError: (error: TRPCError) => void,
+  error?: TRPCError,
+  ctx?: Context,
+) {
   const createContext = async (): Promise<Context> =>
     ctx ?? {
       ...base,
       // Webhook signatures cover the exact body, so keep it when the request is signed.
-      request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined },
+      request: {
+        ...base.request,
+        rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined,
+      },
     };
   if (error) {
     const url = new URL(req.url);
@@ -119,5 +134,11 @@ async function library(req: Request, base: BaseContext, onError: (error: TRPCErr
       onError: ({ error }) => onError(error),
     });
   }
-  return fetchRequestHandler({ endpoint: ENDPOINT, req, router: appRouter, createContext, onError: ({ error }) => onError(error) });
+  return fetchRequestHandler({
+    endpoint: ENDPOINT,
+    req,
+    router: appRouter,
+    createContext,
+    onError: ({ error }) => onError(error),
+  });
 }

@@ -2,19 +2,19 @@ import type { Clock } from "../clock.ts";
 import { PaymentError } from "../payments/errors.ts";
 import type { Payment, PaymentStatus } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
-import { assetPath, findAsset, type Asset } from "./assets.ts";
+import { type Asset, assetPath, findAsset } from "./assets.ts";
 import { contentSecurityPolicy, escapeHtml, etagMatches, securityHeaders, strongEtag } from "./http.ts";
 import {
   DISPLAY_TIME_ZONE,
-  MESSAGES,
   formatBrl,
   formatCountdown,
   formatDateTime,
-  negotiateLocale,
   type Locale,
+  MESSAGES,
   type Messages,
+  negotiateLocale,
 } from "./i18n.ts";
-import { qrIdentity, renderQr, type QrFormat } from "./qr.ts";
+import { type QrFormat, qrIdentity, renderQr } from "./qr.ts";
 
 /** What the composition root gives the checkout pages besides the service. */
 export interface CheckoutOptions {
@@ -163,7 +163,12 @@ function titleFor(status: PaymentStatus, t: Messages): string {
  * others `hidden`), so the script can flip the page without a reload; without JavaScript the server's
  * state is what shows.
  */
-export function renderCheckoutPage(input: { payment: Payment; locale: Locale; merchantName: string; now: number }): string {
+export function renderCheckoutPage(input: {
+  payment: Payment;
+  locale: Locale;
+  merchantName: string;
+  now: number;
+}): string {
   const { payment, locale, merchantName, now } = input;
   const t = MESSAGES[locale];
   const status = payment.status;

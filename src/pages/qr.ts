@@ -17,7 +17,10 @@ const CONTENT_TYPES: Record<QrFormat, string> = {
 const OPTIONS = { errorCorrectionLevel: "M", margin: 4 } as const;
 
 /** Renders the QR code of a payload (exactly the bytes given) as PNG or SVG. */
-export async function renderQr(payload: string, format: QrFormat): Promise<{ body: Uint8Array<ArrayBuffer> | string; contentType: string }> {
+export async function renderQr(
+  payload: string,
+  format: QrFormat,
+): Promise<{ body: Uint8Array<ArrayBuffer> | string; contentType: string }> {
   const body =
     format === "png"
       ? new Uint8Array(await QRCode.toBuffer(payload, { ...OPTIONS, type: "png", width: 480 }))

@@ -1,5 +1,5 @@
-import { centsToReais } from "./money.ts";
 import type { Payment } from "./model.ts";
+import { centsToReais } from "./money.ts";
 import type { PaymentWire } from "./schema.ts";
 
 /** Turns a domain payment into the wire object of CONTRACT §3; links are absolute on publicUrl. */

@@ -1,8 +1,8 @@
 import type { SQLQueryBindings, Statement } from "bun:sqlite";
 import { and, desc, eq, gt, is, lt, lte, or, Param, Placeholder, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { idempotencyKeys, type PaymentRow, paymentEvents, payments, webhookDeliveries } from "../db/schema.ts";
 import { createWriteBatcher } from "../db/write-batch.ts";
-import { idempotencyKeys, paymentEvents, payments, webhookDeliveries, type PaymentRow } from "../db/schema.ts";
 
 const p = sql.placeholder;
 
@@ -92,10 +92,19 @@ export function createPaymentRepository(db: Db) {
       .returning({ id: paymentEvents.id }),
   );
 
-  const byId = compile<{ id: number }>(db, db.select().from(payments).where(eq(payments.id, p("id"))));
+  const byId = compile<{ id: number }>(
+    db,
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.id, p("id"))),
+  );
   const byBankId = compile<{ bankPaymentId: string }>(
     db,
-    db.select().from(payments).where(eq(payments.bankPaymentId, p("bankPaymentId"))),
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.bankPaymentId, p("bankPaymentId"))),
   );
 
   const markPaid = compile<{ id: number; now: number }>(
@@ -172,7 +181,10 @@ export function createPaymentRepository(db: Db) {
           : filter === "pending"
             ? and(eq(payments.status, "pending"), gt(payments.expiresAt, p("now")), before)
             : and(
-                or(eq(payments.status, "expired"), and(eq(payments.status, "pending"), lte(payments.expiresAt, p("now")))),
+                or(
+                  eq(payments.status, "expired"),
+                  and(eq(payments.status, "pending"), lte(payments.expiresAt, p("now"))),
+                ),
                 before,
               );
     return compile<{ before: number; limit: number; now: number }>(

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { MAX_CENTS, reaisToCents } from "./money.ts";
 import { MAX_PAGE_SIZE } from "./model.ts";
+import { MAX_CENTS, reaisToCents } from "./money.ts";
 
 /** Reais on the wire (a JSON number with at most 2 decimals); integer cents once parsed. */
 export const moneySchema = z
@@ -47,7 +47,13 @@ export const getPaymentOutput = z.object({ payment: paymentSchema });
 
 export const listPaymentsInput = z.strictObject({
   status: paymentStatusSchema.optional(),
-  limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional().meta({ description: `1 to ${MAX_PAGE_SIZE}, default 20` }),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .optional()
+    .meta({ description: `1 to ${MAX_PAGE_SIZE}, default 20` }),
   cursor: z.string().max(200).optional().meta({ description: "next_cursor of the previous page" }),
 });
 export const listPaymentsOutput = z.object({ payments: z.array(paymentSchema), next_cursor: z.string().nullable() });

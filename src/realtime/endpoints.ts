@@ -1,5 +1,5 @@
-import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { AnyRouter, inferRouterContext } from "@trpc/server";
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Logger } from "pino";
 import type { PaymentFeed } from "./feed.ts";
 import { createPaymentSockets, type PaymentSocketData } from "./payment-sockets.ts";
@@ -95,7 +95,9 @@ export function createRealtimeEndpoints<TRouter extends AnyRouter>(deps: Realtim
         url.pathname === PAYMENTS_WS_PATH
           ? { kind: "payments", watching: new Set(), initial: url.searchParams.get("bank_payment_id") }
           : { kind: "trpc", request: req };
-      return (server as Server<SocketData>).upgrade(req, { data }) ? true : notUpgraded(400, "WebSocket upgrade failed");
+      return (server as Server<SocketData>).upgrade(req, { data })
+        ? true
+        : notUpgraded(400, "WebSocket upgrade failed");
     },
     /** Closes every socket (1001 "going away" on shutdown, so clients reconnect elsewhere). */
     closeAll(code: number, reason: string) {

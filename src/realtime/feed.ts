@@ -69,7 +69,10 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
 
   function follow(bankPaymentId: string, follower: Follower): () => void {
     let set = followers.get(bankPaymentId);
-    if (!set) followers.set(bankPaymentId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      followers.set(bankPaymentId, set);
+    }
     set.add(follower);
     return () => {
       set.delete(follower);
@@ -82,7 +85,10 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
    * the current one, then every change. It follows the payment before it reads the snapshot, so a change
    * committed in between is still delivered. Throws PaymentNotFound at once for an unknown id.
    */
-  function watch(bankPaymentId: string, options: { since?: number; signal?: AbortSignal } = {}): AsyncGenerator<PaymentState> {
+  function watch(
+    bankPaymentId: string,
+    options: { since?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<PaymentState> {
     // Only the newest state matters to a watcher, so a slow one holds one pending state, not a queue.
     let pending: PaymentState | null = null;
     let resync = false;

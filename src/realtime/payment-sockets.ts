@@ -57,7 +57,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
   }
 
   function openTopic(bankPaymentId: string): Topic {
-    let topic = topics.get(bankPaymentId);
+    const topic = topics.get(bankPaymentId);
     if (topic) return topic;
     const created: Topic = {
       lastEventId: 0,
@@ -166,7 +166,11 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
           else ws.send(errorMessage("Invalid bank_payment_id: expected a UUID"));
           return;
         default:
-          ws.send(errorMessage(typeof type === "string" ? `Unknown message type: ${type.slice(0, 50)}` : "Missing message type"));
+          ws.send(
+            errorMessage(
+              typeof type === "string" ? `Unknown message type: ${type.slice(0, 50)}` : "Missing message type",
+            ),
+          );
       }
     },
     close(ws: ServerWebSocket<PaymentSocketData>) {

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
-import type { ServerWebSocket } from "bun";
 import type { AnyRouter, inferRouterContext } from "@trpc/server";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
+import type { ServerWebSocket } from "bun";
 
 /** Per-socket state of a /trpc-ws connection. */
 export interface TrpcSocketData {
@@ -47,7 +47,8 @@ export function createTrpcSocketHandler<TRouter extends AnyRouter>(options: {
   // The handler is typed for the `ws` package; the shim provides what it uses (send, close, events).
   const onConnection = getWSConnectionHandler({
     router: options.router,
-    createContext: ({ res }: { res: unknown }) => options.createContext((res as BunSocketAsWs & { request: Request }).request),
+    createContext: ({ res }: { res: unknown }) =>
+      options.createContext((res as BunSocketAsWs & { request: Request }).request),
     onError: ({ error }: { error: unknown }) => options.onError?.(error),
   } as never) as unknown as (client: unknown, req: unknown) => void;
 

@@ -13,8 +13,8 @@ import {
   watchPaymentInput,
 } from "../payments/schema.ts";
 import type { Context } from "./context.ts";
-import { merchantProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
 import type { InputIssue } from "./errors.ts";
+import { merchantProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
 
 /** Optional `Idempotency-Key` header: 1 to 255 visible ASCII characters. */
 function idempotencyKeyOf(ctx: Context): string | undefined {
@@ -30,7 +30,7 @@ function idempotencyKeyOf(ctx: Context): string | undefined {
 function listFilterMessage(issues: InputIssue[]): string {
   const first = issues[0];
   if (first?.code === "unrecognized_keys") return `Unknown query parameter: ${first.keys?.join(", ")}`;
-  return first && first.path.length ? `Invalid ${String(first.path[0])}` : "Invalid query parameters";
+  return first?.path.length ? `Invalid ${String(first.path[0])}` : "Invalid query parameters";
 }
 
 /** tRPC adds the id of the last event a client got to the input when its subscription resumes. */
@@ -71,7 +71,11 @@ export const paymentsRouter = router({
     .input(confirmPaymentInput)
     .output(messageOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.service.confirm({ bankPaymentId: input.bank_payment_id, amountCents: input.value, webhookId: ctx.webhookId });
+      await ctx.service.confirm({
+        bankPaymentId: input.bank_payment_id,
+        amountCents: input.value,
+        webhookId: ctx.webhookId,
+      });
       return { message: "The payment has been confirmed" };
     }),
 
@@ -80,12 +84,14 @@ export const paymentsRouter = router({
     .meta({ summary: "Watch a payment: its current state, then every change", invalidInput: "Invalid bank_payment_id" })
     .input(watchInput)
     .subscription(({ ctx, input, signal }) => {
-      if (!ctx.feed) throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: "Subscriptions are not served here" });
+      if (!ctx.feed)
+        throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: "Subscriptions are not served here" });
       const since = input.lastEventId && /^\d{1,15}$/.test(input.lastEventId) ? Number(input.lastEventId) : undefined;
       // Throws PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
       const states = ctx.feed.watch(input.bank_payment_id, { since, signal });
       return (async function* () {
-        for await (const state of states) yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
+        for await (const state of states)
+          yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
       })();
     }),
 });

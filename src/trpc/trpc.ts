@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Webhook } from "standardwebhooks";
 import type { Context } from "./context.ts";
-import { INTERNAL_ERROR_MESSAGE, inputIssues, toTRPCError, type InputIssue } from "./errors.ts";
+import { INTERNAL_ERROR_MESSAGE, type InputIssue, inputIssues, toTRPCError } from "./errors.ts";
 
 export interface Meta {
   /** REST route of the procedure, for the OpenAPI document and logs. */

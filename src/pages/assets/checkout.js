@@ -15,8 +15,22 @@
   var timeFormat = new Intl.DateTimeFormat(
     lang,
     lang === "en"
-      ? { timeZone: root.getAttribute("data-time-zone"), day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit" }
-      : { timeZone: root.getAttribute("data-time-zone"), day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" },
+      ? {
+          timeZone: root.getAttribute("data-time-zone"),
+          day: "numeric",
+          month: "short",
+          year: "numeric",
+          hour: "numeric",
+          minute: "2-digit",
+        }
+      : {
+          timeZone: root.getAttribute("data-time-zone"),
+          day: "2-digit",
+          month: "2-digit",
+          year: "numeric",
+          hour: "2-digit",
+          minute: "2-digit",
+        },
   );
 
   var sections = root.querySelectorAll("[data-state]");
