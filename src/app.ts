@@ -1,18 +1,24 @@
 import type { Logger } from "pino";
-import { Webhook } from "standardwebhooks";
-import type { Bus } from "./bus/bus.ts";
 import type { Clock, Ids } from "./clock.ts";
 import type { Config } from "./config.ts";
-import type { Db } from "./db/client.ts";
+import { requestIdOf } from "./http/request-id.ts";
 import { createServer } from "./http/server.ts";
 import { createMetrics } from "./metrics.ts";
-import { createPaymentRepository } from "./payments/repository.ts";
+import { createCheckoutPages } from "./pages/checkout.ts";
+import type { Bus } from "./payments/events.ts";
+import type { PaymentRepository } from "./payments/repository.ts";
 import { createPaymentService } from "./payments/service.ts";
 import { createPaymentFeed } from "./realtime/feed.ts";
+import { createWebSocketEndpoints } from "./realtime/websocket.ts";
+import { createContextFactory } from "./trpc/context.ts";
+import { appRouter } from "./trpc/router.ts";
+import { createWebhookVerifier } from "./webhooks/standard-webhooks.ts";
 
 export interface AppParts {
   config: Config;
-  db: Db;
+  repository: PaymentRepository;
+  /** True when the database answers now (for /readyz). */
+  databaseReady: () => Promise<boolean>;
   bus: Bus;
   clock: Clock;
   ids: Ids;
@@ -21,11 +27,14 @@ export interface AppParts {
   trpcFastPath?: boolean;
 }
 
-/** Wires the service and the HTTP surface from their parts; no I/O of its own. */
+/**
+ * Wires the service and every surface (REST, tRPC, WebSockets, pages, metrics) from their parts; no I/O
+ * of its own. src/index.ts gives it real storage and a real bus; tests give it the same, on temp files.
+ */
 export function createApp(parts: AppParts) {
-  const { config, db, bus, clock, ids, logger } = parts;
+  const { config, bus, clock, ids, logger } = parts;
   const service = createPaymentService({
-    repo: createPaymentRepository(db),
+    repo: parts.repository,
     clock,
     ids,
     bus,
@@ -35,23 +44,37 @@ export function createApp(parts: AppParts) {
   const feed = createPaymentFeed({
     bus,
     service,
-    db,
     onError: (err) => logger.error({ err }, "payment feed listener failed"),
   });
-  const metrics = createMetrics({ db, bus, clock, trpcWatches: feed.watchCount });
+  const metrics = createMetrics({ bus, paymentsByStatus: service.countByStatus, trpcWatches: feed.watchCount });
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
-  const server = createServer({
+  const createContext = createContextFactory({
     service,
-    bus,
-    logger,
-    apiKeys: config.apiKeys,
-    webhook: new Webhook(config.webhookSecret),
-    publicUrl,
-    databaseReady: () => db.$client.query("SELECT 1 AS ok").get() !== null,
-    checkout: { merchantName: config.pix.merchantName, clock },
     feed,
+    publicUrl,
+    apiKeys: config.apiKeys,
+    verifyWebhook: createWebhookVerifier(config.webhookSecret),
+  });
+  const sockets = createWebSocketEndpoints({
+    feed,
+    publicUrl,
+    logger,
+    trpc: {
+      router: appRouter,
+      createContext: (req) => createContext({ requestId: requestIdOf(req), headers: req.headers }),
+    },
+    onSocketsChanged: metrics.socketsChanged,
+    onSubscriptionsChanged: metrics.subscriptionsChanged,
+  });
+  const server = createServer({
+    logger,
+    createContext,
+    checkout: createCheckoutPages({ service, merchantName: config.pix.merchantName, clock }),
+    sockets,
     metrics,
+    publicUrl,
+    readiness: async () => ({ database: await parts.databaseReady(), bus: bus.isConnected() }),
     trpcFastPath: parts.trpcFastPath,
   });
   return {

@@ -1,11 +1,12 @@
 import { createApp } from "./app.ts";
-import { type Bus, createInMemoryBus } from "./bus/bus.ts";
+import { createInMemoryBus } from "./bus/memory.ts";
 import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config.ts";
-import { openDatabase, runMigrations } from "./db/client.ts";
-import { MAX_BODY_BYTES } from "./http/body.ts";
+import { openStorage } from "./db/open.ts";
+import { MAX_BODY_BYTES } from "./limits.ts";
 import { createLogger } from "./log.ts";
+import type { Bus } from "./payments/events.ts";
 
 let config: Config;
 try {
@@ -19,12 +20,19 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const db = openDatabase(config.databaseUrl);
-runMigrations(db);
+const storage = await openStorage(config.databaseUrl);
 const bus: Bus = config.redisUrl
   ? await createRedisBus({ url: config.redisUrl, logger })
   : createInMemoryBus((err) => logger.error({ err }, "bus listener failed"));
-const app = createApp({ config, db, bus, clock: systemClock, ids: randomIds, logger });
+const app = createApp({
+  config,
+  repository: storage.repository,
+  databaseReady: storage.ready,
+  bus,
+  clock: systemClock,
+  ids: randomIds,
+  logger,
+});
 
 const server = Bun.serve({
   port: config.port,
@@ -34,8 +42,7 @@ const server = Bun.serve({
   // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
   idleTimeout: 30,
   fetch: app.server.fetch,
-  // createApp always gives the server a payment feed, so the handler exists.
-  websocket: app.server.websocket!,
+  websocket: app.server.websocket,
 });
 app.setBoundPort(server.port!);
 
@@ -46,12 +53,17 @@ if (config.generated.apiKey || config.generated.webhookSecret) {
   if (config.generated.webhookSecret) console.log(`  Webhook secret: ${config.generated.webhookSecret}`);
 }
 
-const sweeper = setInterval(() => {
+let sweeping = false;
+const sweeper = setInterval(async () => {
+  if (sweeping) return; // a long sweep is still under way
+  sweeping = true;
   try {
-    app.service.expireDue();
-    app.service.prune();
+    await app.service.expireDue();
+    await app.service.prune();
   } catch (err) {
     logger.error({ err }, "expiry sweep failed");
+  } finally {
+    sweeping = false;
   }
 }, config.expirySweepMs);
 
@@ -83,7 +95,7 @@ async function shutdown(signal: string) {
   } catch (err) {
     logger.warn({ err }, "closing the bus failed");
   }
-  db.$client.close();
+  await storage.close();
   logger.flush();
   process.exit(0);
 }

@@ -1,12 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Bus } from "./bus/bus.ts";
-import type { Clock } from "./clock.ts";
-import type { Db } from "./db/client.ts";
+import type { Bus } from "./payments/events.ts";
+import type { PaymentStatus } from "./payments/model.ts";
 
 export interface MetricsDeps {
-  db: Db;
   bus: Bus;
-  clock: Clock;
+  /** Payments by effective status (the service's count). */
+  paymentsByStatus: () => Promise<Record<PaymentStatus, number>>;
   /** Open tRPC `watch` subscriptions (SSE and WebSocket). */
   trpcWatches?: () => number;
 }
@@ -84,20 +83,15 @@ export function createMetrics(deps: MetricsDeps) {
     },
   });
 
-  // Effective status, as the API reports it: a pending payment past its expiry counts as expired.
-  const byStatus = deps.db.$client.query<{ status: string; n: number }, [number]>(
-    `SELECT CASE WHEN status = 'pending' AND expires_at <= ? THEN 'expired' ELSE status END AS status, count(*) AS n
-       FROM payments GROUP BY 1`,
-  );
   new Gauge({
     name: "payments",
     help: "Payments by status",
     labelNames: ["status"] as const,
     registers: [registry],
-    collect() {
-      const counts: Record<string, number> = { pending: 0, paid: 0, expired: 0 };
+    async collect() {
+      let counts: Record<PaymentStatus, number>;
       try {
-        for (const row of byStatus.all(deps.clock.now())) counts[row.status] = row.n;
+        counts = await deps.paymentsByStatus();
       } catch {
         return; // a closed or busy database leaves the last values
       }

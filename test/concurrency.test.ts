@@ -5,8 +5,8 @@ import { restConfirm, restCreate, spawnServer, startTestApp, tempDir } from "./h
 describe("concurrent confirmations of one payment", () => {
   test("many in parallel on one instance: all succeed, exactly one transition and one paid event", async () => {
     const app = startTestApp();
-    const published: number[] = [];
-    app.bus.subscribe((e) => published.push(e.eventId));
+    const published: string[] = [];
+    app.bus.subscribe((e) => published.push(e.bankPaymentId));
     try {
       const p = (await restCreate(app.url, 50)).body.payment;
       const results = await Promise.all(

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { merchantHeaders, restConfirm, restCreate, startTestApp, type TestApp } from "./harness.ts";
+import {
+  merchantHeaders,
+  recordAnnouncements,
+  restConfirm,
+  restCreate,
+  startTestApp,
+  type TestApp,
+} from "./harness.ts";
 
 let app: TestApp;
 beforeAll(() => {
@@ -48,14 +55,15 @@ describe("expiry with an injected clock", () => {
     const due = (await restCreate(app.url, 3)).body.payment;
     const paid = (await restCreate(app.url, 4)).body.payment;
     await restConfirm(app.url, { bank_payment_id: paid.bank_payment_id, value: 4 });
-    const announced: Array<{ id: number; status: string }> = [];
-    const off = app.bus.subscribe((e) => announced.push({ id: e.payment.id, status: e.payment.status }));
+    const recorder = recordAnnouncements(app);
+    const off = recorder.off;
     app.clock.advance(TTL);
     try {
-      const first = app.service.expireDue();
+      const first = await app.service.expireDue();
       expect(first.map((p) => p.id)).toContain(due.id);
       expect(first.map((p) => p.id)).not.toContain(paid.id);
-      expect(app.service.expireDue()).toEqual([]);
+      expect(await app.service.expireDue()).toEqual([]);
+      const announced = (await recorder.settled()).map((p) => ({ id: p.id, status: p.status }));
       expect(announced.filter((a) => a.id === due.id)).toEqual([{ id: due.id, status: "expired" }]);
       expect((await read(paid.id)).status).toBe("paid");
       const events = app.db.$client
@@ -73,7 +81,7 @@ describe("expiry with an injected clock", () => {
     app.clock.advance(TTL - 1);
     expect((await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 5 })).status).toBe(200);
     app.clock.advance(10 * TTL);
-    app.service.expireDue();
+    await app.service.expireDue();
     expect((await read(p.id)).status).toBe("paid");
     app.clock.advance(-11 * TTL + 1);
   });

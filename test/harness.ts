@@ -8,11 +8,13 @@ import { join } from "node:path";
 import pino from "pino";
 import { Webhook } from "standardwebhooks";
 import { createApp } from "../src/app.ts";
-import { type Bus, createInMemoryBus } from "../src/bus/bus.ts";
+import { createInMemoryBus } from "../src/bus/memory.ts";
 import type { Clock, Ids } from "../src/clock.ts";
 import { randomIds } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
-import { openDatabase, runMigrations } from "../src/db/client.ts";
+import { openSqliteStorage } from "../src/db/sqlite/storage.ts";
+import type { Bus } from "../src/payments/events.ts";
+import type { Payment } from "../src/payments/model.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath; // the bun running the tests
@@ -68,13 +70,14 @@ export function startTestApp(options: TestAppOptions = {}) {
     PAYMENT_TTL_SECONDS: "1800",
     ...options.env,
   });
-  const db = openDatabase(config.databaseUrl);
-  runMigrations(db);
+  const storage = openSqliteStorage(config.databaseUrl);
+  const db = storage.db;
   const clock = options.clock ?? manualClock();
   const bus = options.bus ?? createInMemoryBus();
   const app = createApp({
     config,
-    db,
+    repository: storage.repository,
+    databaseReady: storage.ready,
     bus,
     clock,
     ids: options.ids ?? randomIds,
@@ -85,7 +88,7 @@ export function startTestApp(options: TestAppOptions = {}) {
     port: 0,
     hostname: "127.0.0.1",
     fetch: app.server.fetch,
-    websocket: app.server.websocket!,
+    websocket: app.server.websocket,
   });
   app.setBoundPort(server.port!);
   const url = `http://127.0.0.1:${server.port}`;
@@ -99,13 +102,24 @@ export function startTestApp(options: TestAppOptions = {}) {
     databaseUrl,
     async stop() {
       await server.stop(true);
-      db.$client.close();
+      app.feed.close();
+      await storage.close();
       tmp.cleanup();
     },
   };
 }
 
 export type TestApp = ReturnType<typeof startTestApp>;
+
+/**
+ * Every piece of bus news an app publishes, each with the payment's state read right after it (what a
+ * watcher is told). `settled()` waits for the reads and returns the states in order.
+ */
+export function recordAnnouncements(app: TestApp) {
+  const reads: Array<Promise<Payment>> = [];
+  const off = app.bus.subscribe((news) => void reads.push(app.service.getByBankPaymentId(news.bankPaymentId)));
+  return { settled: () => Promise.all(reads), off };
+}
 
 /** Standard Webhooks headers for a body, signed now (or at `at`) with the test secret. */
 export function signWebhook(

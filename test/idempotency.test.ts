@@ -94,11 +94,11 @@ describe("Idempotency-Key on POST /payments", () => {
   test("keys older than the retention period are pruned; younger ones are kept", async () => {
     await restCreate(app.url, 1, withKey("order-old"));
     app.clock.advance(24 * 60 * 60 * 1000);
-    app.service.prune();
+    await app.service.prune();
     const kept = await restCreate(app.url, 1, withKey("order-old"));
     expect(kept.status).toBe(200);
     app.clock.advance(25 * 60 * 60 * 1000);
-    app.service.prune();
+    await app.service.prune();
     const rows = app.db.$client.query("SELECT COUNT(*) AS n FROM idempotency_keys WHERE key = 'order-old'").get();
     expect(rows).toEqual({ n: 0 });
   });

@@ -170,7 +170,7 @@ describe("expiry on the page's own clock", () => {
         expect(await page.title()).toBe(`Pagamento expirado · ${MERCHANT}`);
         expect(await page.evaluate(() => (window as any).loadedOnce)).toBe(true); // same document: no reload
         // Nothing was swept: the flip came from the countdown, not from the server.
-        expect(app.service.getByBankPaymentId(payment.bank_payment_id).status).toBe("pending");
+        expect((await app.service.getByBankPaymentId(payment.bank_payment_id)).status).toBe("pending");
         await context.close();
       } finally {
         clock.advance(-skipped);

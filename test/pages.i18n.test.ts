@@ -2,8 +2,8 @@
  * The checkout page's language, formats and HTTP edges, without a browser.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { escapeHtml, etagMatches } from "../src/pages/http.ts";
 import { formatBrl, formatCountdown, formatDateTime, negotiateLocale } from "../src/pages/i18n.ts";
+import { escapeHtml, etagMatches } from "../src/pages/page-headers.ts";
 import { restCreate, startTestApp, type TestApp } from "./harness.ts";
 
 describe("Accept-Language", () => {

@@ -122,7 +122,7 @@ describe("one instance", () => {
       const skipped = 1800_000 + 1000;
       clock.advance(skipped);
       try {
-        expect(app.service.expireDue().map((p) => p.bankPaymentId)).toContain(payment.bank_payment_id);
+        expect((await app.service.expireDue()).map((p) => p.bankPaymentId)).toContain(payment.bank_payment_id);
       } finally {
         clock.advance(-skipped);
       }

@@ -158,7 +158,7 @@ describe("POST /payments/pix/confirmation errors", () => {
     const p = (await restCreate(app.url, 10)).body.payment;
     const res = await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 10.01 });
     expect(res).toEqual({ status: 400, body: { message: "Invalid payment data" } });
-    expect(app.service.get(p.id).status).toBe("pending");
+    expect((await app.service.get(p.id)).status).toBe("pending");
   });
 
   test.each([
@@ -187,7 +187,7 @@ describe("POST /payments/pix/confirmation errors", () => {
     try {
       const res = await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 10 });
       expect(res).toEqual({ status: 409, body: { message: "Payment expired" } });
-      expect(app.service.get(p.id).status).toBe("expired");
+      expect((await app.service.get(p.id)).status).toBe("expired");
     } finally {
       app.clock.advance(-30 * 60 * 1000);
     }

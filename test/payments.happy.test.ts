@@ -104,11 +104,11 @@ describe("POST /payments/pix/confirmation", () => {
   test("a repeat for a paid payment answers the same and changes nothing", async () => {
     const p = (await restCreate(app.url, 5)).body.payment;
     await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 5 });
-    const before = app.service.get(p.id);
+    const before = await app.service.get(p.id);
     app.clock.advance(1000);
     const again = await restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 5 });
     expect(again).toEqual({ status: 200, body: { message: "The payment has been confirmed" } });
-    expect(app.service.get(p.id)).toEqual(before);
+    expect(await app.service.get(p.id)).toEqual(before);
     app.clock.advance(-1000);
   });
 });

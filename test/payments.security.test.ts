@@ -82,27 +82,27 @@ describe("the webhook is signature-checked", () => {
     const res = await post(body, { "content-type": "application/json" });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ message: "Invalid signature" });
-    expect(app.service.get(p.id).status).toBe("pending");
+    expect((await app.service.get(p.id)).status).toBe("pending");
   });
 
   test("signed with another secret → 401", async () => {
     const { p, body } = await payload();
     const other = `whsec_${Buffer.from("another-secret-of-enough-length!").toString("base64")}`;
     expect((await post(body, signWebhook(body, { secret: other }))).status).toBe(401);
-    expect(app.service.get(p.id).status).toBe("pending");
+    expect((await app.service.get(p.id)).status).toBe("pending");
   });
 
   test("a body changed after signing → 401", async () => {
     const { p, body } = await payload();
     const headers = signWebhook(body);
     expect((await post(body.replace('"value":10', '"value":10.0'), headers)).status).toBe(401);
-    expect(app.service.get(p.id).status).toBe("pending");
+    expect((await app.service.get(p.id)).status).toBe("pending");
   });
 
   test("a timestamp older than 5 minutes → 401", async () => {
     const { p, body } = await payload();
     expect((await post(body, signWebhook(body, { at: new Date(Date.now() - 6 * 60 * 1000) }))).status).toBe(401);
-    expect(app.service.get(p.id).status).toBe("pending");
+    expect((await app.service.get(p.id)).status).toBe("pending");
   });
 
   test("a timestamp more than 5 minutes ahead → 401", async () => {
@@ -113,7 +113,7 @@ describe("the webhook is signature-checked", () => {
   test("a timestamp 4 minutes old is still accepted", async () => {
     const { p, body } = await payload();
     expect((await post(body, signWebhook(body, { at: new Date(Date.now() - 4 * 60 * 1000) }))).status).toBe(200);
-    expect(app.service.get(p.id).status).toBe("paid");
+    expect((await app.service.get(p.id)).status).toBe("paid");
   });
 
   test("the signature is checked before the body: bad JSON unsigned is 401", async () => {
@@ -138,7 +138,7 @@ describe("the webhook is signature-checked", () => {
     expect((await post(first.body, signWebhook(first.body, { id: "msg_reuse_1" }))).status).toBe(200);
     const res = await post(second.body, signWebhook(second.body, { id: "msg_reuse_1" }));
     expect(res.status).toBe(409);
-    expect(app.service.get(second.p.id).status).toBe("pending");
+    expect((await app.service.get(second.p.id)).status).toBe("pending");
   });
 
   test("confirming over tRPC needs the signature too", async () => {
@@ -155,7 +155,7 @@ describe("the webhook is signature-checked", () => {
       body,
     });
     expect(signed.status).toBe(200);
-    expect(app.service.get(p.id).status).toBe("paid");
+    expect((await app.service.get(p.id)).status).toBe("paid");
   });
 });
 

@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { openDatabase, runMigrations } from "../src/db/client.ts";
+import { openDatabase, runMigrations } from "../src/db/sqlite/client.ts";
 import { restCreate, spawnServer, tempDir } from "./harness.ts";
 
 const tables = (db: Database) =>

@@ -1,16 +1,16 @@
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createWriteBatcher } from "../src/db/write-batch.ts";
+import { createWriteBatcher } from "../src/db/sqlite/write-batch.ts";
 import { PaymentError } from "../src/payments/errors.ts";
-import { startTestApp, type TestApp, tempDir } from "./harness.ts";
+import { recordAnnouncements, startTestApp, type TestApp, tempDir } from "./harness.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let file: string;
 let db: Database;
 let other: Database;
 
-/** Opens a connection configured like src/db/client.ts (WAL, synchronous=NORMAL). */
+/** Opens a connection configured like src/db/sqlite/client.ts (WAL, synchronous=NORMAL). */
 function open(path: string, busyTimeoutMs = 5000): Database {
   const conn = new Database(path, { create: true, strict: true });
   conn.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
@@ -172,8 +172,7 @@ describe("payment writes that share one batch", () => {
   const merchant = "m1";
 
   test("the same idempotency key twice in one batch creates one payment; the second returns the first", async () => {
-    const announced: number[] = [];
-    app.bus.subscribe((e) => announced.push(e.payment.id));
+    const recorder = recordAnnouncements(app);
     const [first, second] = await Promise.all([
       app.service.create({ amountCents: 1000, merchant, idempotencyKey: "k1" }),
       app.service.create({ amountCents: 1000, merchant, idempotencyKey: "k1" }),
@@ -182,6 +181,7 @@ describe("payment writes that share one batch", () => {
     expect(second.created).toBe(false);
     expect(second.payment).toEqual(first.payment);
     expect(count("SELECT COUNT(*) AS n FROM payments")).toBe(1);
+    const announced = (await recorder.settled()).map((p) => p.id);
     expect(announced).toEqual([first.payment.id]);
   });
 
@@ -202,8 +202,7 @@ describe("payment writes that share one batch", () => {
     const live = (await app.service.create({ amountCents: 500, merchant })).payment;
     const doomed = (await app.service.create({ amountCents: 700, merchant })).payment;
     app.db.$client.run("UPDATE payments SET expires_at = 0 WHERE id = ?", [doomed.id]);
-    const announced: string[] = [];
-    app.bus.subscribe((e) => announced.push(`${e.payment.id}:${e.payment.status}`));
+    const recorder = recordAnnouncements(app);
     const outcomes = await Promise.allSettled([
       app.service.confirm({ bankPaymentId: live.bankPaymentId, amountCents: 500, webhookId: "w1" }),
       app.service.confirm({ bankPaymentId: doomed.bankPaymentId, amountCents: 700, webhookId: "w2" }),
@@ -220,6 +219,7 @@ describe("payment writes that share one batch", () => {
     ]);
     expect(count("SELECT COUNT(*) AS n FROM payment_events WHERE type = 'paid'")).toBe(1);
     expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries")).toBe(1);
+    const announced = (await recorder.settled()).map((p) => `${p.id}:${p.status}`);
     expect(announced).toEqual([`${live.id}:paid`]);
   });
 });

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { createHash, createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { openDatabase, runMigrations } from "../../src/db/client.ts";
+import { openDatabase, runMigrations } from "../../src/db/sqlite/client.ts";
 import { buildBrCode, txidFromUuid } from "../../src/pix/brcode.ts";
 
 const PIX = { pixKey: "123e4567-e12b-12d1-a456-426655440000", merchantName: "Loja Demo", merchantCity: "Sao Paulo" };

@@ -1,5 +1,5 @@
-/** Largest request body accepted anywhere (CONTRACT §4). */
-export const MAX_BODY_BYTES = 64 * 1024;
+import { MAX_BODY_BYTES } from "../limits.ts";
+import { MESSAGES } from "../messages.ts";
 
 /** An HTTP-level refusal before any procedure runs (size, content type). */
 export class HttpError extends Error {
@@ -19,11 +19,11 @@ export class MalformedJson {
 export function checkBodyHeaders(req: Request): void {
   const length = req.headers.get("content-length");
   if (length !== null && Number(length) > MAX_BODY_BYTES) {
-    throw new HttpError(413, "Request body too large (limit 64 KiB)");
+    throw new HttpError(413, MESSAGES.bodyTooLarge);
   }
   const type = req.headers.get("content-type");
   if (type !== null && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type.trim())) {
-    throw new HttpError(415, "Content-Type must be application/json");
+    throw new HttpError(415, MESSAGES.unsupportedMediaType);
   }
 }
 
@@ -37,7 +37,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export async function readJsonBody(req: Request): Promise<{ raw: string; json: unknown }> {
   checkBodyHeaders(req);
   const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large (limit 64 KiB)");
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
   let raw: string;
   try {
     raw = utf8.decode(bytes);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
 import { restRoutes } from "./rest.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -56,7 +57,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       200: { description: "OK", content: { "application/json": { schema: toSchema(route.output, "output") } } },
     };
     for (const [status, message] of Object.entries(route.errors)) responses[status] = errorResponse(message);
-    responses["500"] = errorResponse("Internal server error");
+    responses["500"] = errorResponse(INTERNAL_ERROR_MESSAGE);
 
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = {

@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { z } from "zod";
+import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import {
   confirmPaymentInput,
   createPaymentInput,
@@ -10,11 +11,12 @@ import {
   listPaymentsOutput,
   messageOutput,
 } from "../payments/schema.ts";
-import type { Context } from "../trpc/context.ts";
-import { INTERNAL_ERROR_MESSAGE, inputIssues } from "../trpc/errors.ts";
+import type { CreateContext, RequestInfo } from "../trpc/context.ts";
+import { inputIssues, issuesForBody } from "../trpc/errors.ts";
 import { appRouter } from "../trpc/router.ts";
 import { createCallerFactory } from "../trpc/trpc.ts";
 import { MalformedJson, readJsonBody } from "./body.ts";
+import { json } from "./json.ts";
 
 const callerFactory = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof callerFactory>;
@@ -53,9 +55,9 @@ const createRoute = (path: string, summary: string): RestRoute => ({
   output: createPaymentOutput,
   errors: {
     400: "Invalid value",
-    401: "Unauthorized",
-    413: "Request body too large (limit 64 KiB)",
-    415: "Content-Type must be application/json",
+    401: MESSAGES.unauthorized,
+    413: MESSAGES.bodyTooLarge,
+    415: MESSAGES.unsupportedMediaType,
     422: "Idempotency key reused with different parameters",
   },
   read: bodyInput,
@@ -77,11 +79,11 @@ export const restRoutes: RestRoute[] = [
     output: messageOutput,
     errors: {
       400: "Invalid payment data",
-      401: "Invalid signature",
+      401: MESSAGES.invalidSignature,
       404: "Payment not found",
       409: "Payment expired",
-      413: "Request body too large (limit 64 KiB)",
-      415: "Content-Type must be application/json",
+      413: MESSAGES.bodyTooLarge,
+      415: MESSAGES.unsupportedMediaType,
     },
     read: bodyInput,
     call: (c, input: z.input<typeof confirmPaymentInput>) => c.payments.confirm(input),
@@ -95,7 +97,7 @@ export const restRoutes: RestRoute[] = [
     summary: "Read a payment by id",
     input: { pathId: true },
     output: getPaymentOutput,
-    errors: { 401: "Unauthorized", 404: "Payment not found" },
+    errors: { 401: MESSAGES.unauthorized, 404: "Payment not found" },
     read: async (_req, _url, match) => {
       const id = match[1]!;
       return /^[1-9]\d{0,14}$/.test(id) ? { input: { id: Number(id) } } : null;
@@ -111,7 +113,7 @@ export const restRoutes: RestRoute[] = [
     summary: "List payments, newest first, with a cursor",
     input: { query: listPaymentsInput },
     output: listPaymentsOutput,
-    errors: { 400: "Invalid status | Invalid limit | Invalid cursor", 401: "Unauthorized" },
+    errors: { 400: "Invalid status | Invalid limit | Invalid cursor", 401: MESSAGES.unauthorized },
     read: async (_req, url) => {
       const query: Record<string, unknown> = {};
       for (const key of new Set(url.searchParams.keys())) {
@@ -126,9 +128,6 @@ export const restRoutes: RestRoute[] = [
   },
 ];
 
-const json = (status: number, body: unknown, headers?: Record<string, string>) =>
-  Response.json(body, { status, headers });
-
 /** The body and status a failed procedure call answers with; 5xx never carries details. */
 export function errorResponse(error: unknown, malformed?: MalformedJson): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
@@ -138,7 +137,7 @@ export function errorResponse(error: unknown, malformed?: MalformedJson): Respon
   return json(status, {
     message: trpcError.message,
     ...(malformed ? { detail: malformed.reason } : {}),
-    ...(issues && !malformed ? { issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) } : {}),
+    ...(issues && !malformed ? { issues: issuesForBody(issues) } : {}),
   });
 }
 
@@ -164,12 +163,13 @@ export async function handleRest(
   { route, match }: RestMatch,
   req: Request,
   url: URL,
-  ctx: Omit<Context, "request"> & { request: Omit<Context["request"], "rawBody"> },
+  request: RequestInfo,
+  createContext: CreateContext,
   onInternalError: (error: unknown) => void,
 ): Promise<Response> {
   const read = await route.read(req, url, match);
   if (read === null) return json(404, { message: "Payment not found" });
-  const caller = callerFactory({ ...ctx, request: { ...ctx.request, rawBody: read.rawBody } });
+  const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody }));
   try {
     const result = await route.call(caller, read.input as never);
     return json(200, result);

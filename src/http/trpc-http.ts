@@ -1,12 +1,13 @@
-import { callTRPCProcedure, getTRPCErrorFromUnknown, type TRPCError, transformTRPCResponse } from "@trpc/server";
+import { callTRPCProcedure, getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
-import type { Context } from "../trpc/context.ts";
+import { MAX_BODY_BYTES } from "../limits.ts";
+import { MESSAGES } from "../messages.ts";
+import type { Context, CreateContext, RequestInfo } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
-import { HttpError, MAX_BODY_BYTES } from "./body.ts";
+import { HttpError } from "./body.ts";
 
 const ENDPOINT = "/trpc";
-const config = appRouter._def._config;
 // At run time `_def.procedures` is flat, keyed by dotted path (what tRPC's own getProcedureAtPath reads).
 const procedures = appRouter._def.procedures as unknown as Record<
   string,
@@ -16,32 +17,35 @@ const procedures = appRouter._def.procedures as unknown as Record<
 /** How many requests took the direct path (tests check that it is really used). */
 export const trpcHttpCounts = { fast: 0 };
 
-type BaseContext = Omit<Context, "request"> & { request: Omit<Context["request"], "rawBody"> };
+/** What a /trpc request needs besides itself: the request's own info and the one context factory. */
+export interface TrpcHttpDeps {
+  request: RequestInfo;
+  createContext: CreateContext;
+  onError: (error: TRPCError) => void;
+  /** false sends every request through tRPC's fetch adapter (tests compare both paths). */
+  fastPath?: boolean;
+}
 
 /**
- * HTTP tRPC at /trpc. Every POST body is read here, within the 64 KiB limit. tRPC's fetch adapter
- * (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common one — one query
- * (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`), not batched, not streamed —
- * which is answered directly: the procedure runs through `callTRPCProcedure` (the same middlewares,
- * validation and resolver) and a success is sent as tRPC's envelope `{"result":{"data":…}}`, built with
- * tRPC's own `transformTRPCResponse`. The adapter's general machinery (content-type handlers, batching,
- * abort signals, response metadata) cost 25–30 µs of a ~145 µs create (docs/benchmarks.md). A failure is
- * handed to `resolveResponse` with the error already known, so every error response, its status and
- * shape, is still the library's own; test/trpc-http.test.ts compares both paths response by response.
+ * HTTP tRPC at /trpc. Every POST body is read here, within the 64 KiB limit: tRPC's adapter reads bodies
+ * itself with no limit of its own (Bun's cap is 256 KiB), and a chunked body declares no length.
+ *
+ * tRPC's fetch adapter (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common
+ * one — one query (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`), not batched,
+ * not streamed — which is answered directly: the procedure runs through `callTRPCProcedure` (the same
+ * middlewares, validation and resolver) and a success is sent as tRPC's envelope `{"result":{"data":…}}`.
+ * The router has no data transformer (CONTRACT §7), so the envelope is the data as it is. The adapter's
+ * general machinery (content-type handlers, batching, abort signals, response metadata) cost 25–30 µs of a
+ * ~145 µs create (docs/benchmarks.md). A failure is handed to `resolveResponse` with the error already
+ * known, so every error response, its status and shape, is the library's own. This file reads only what
+ * tRPC exports, plus `router._def.procedures` to know a path's procedure type; test/trpc-http.test.ts
+ * compares both paths response by response.
  */
-export async function handleTrpc(
-  req: Request,
-  url: URL,
-  base: BaseContext,
-  onError: (error: TRPCError) => void,
-  options: { fastPath?: boolean } = {},
-): Promise<Response> {
-  // Every POST body is read here, within the 64 KiB limit, whichever path answers: tRPC's adapter reads
-  // bodies itself with no limit of its own (Bun's cap is 256 KiB), and a chunked body declares no length.
+export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Promise<Response> {
   const body = req.method === "POST" ? await readLimitedText(req) : undefined;
   /** The request for tRPC's adapter: its body was read above, so it is given again. */
   const again = () => (body === undefined ? req : rebuild(req, body));
-  if (options.fastPath === false) return library(again(), base, onError);
+  if (deps.fastPath === false) return library(again(), deps);
   const path = url.pathname.slice(ENDPOINT.length + 1);
   const proc = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
   const type = proc?._def.type;
@@ -52,20 +56,20 @@ export async function handleTrpc(
     !(req.headers.get("accept") ?? "").includes("application/jsonl") &&
     ((req.method === "POST" && type === "mutation" && contentTypeOf(req) === "application/json") ||
       (req.method === "GET" && type === "query" && (contentTypeOf(req) ?? "application/json") === "application/json"));
-  if (!simple) return library(again(), base, onError);
+  if (!simple) return library(again(), deps);
   trpcHttpCounts.fast++;
 
   // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
   const text = body ?? url.searchParams.get("input") ?? "";
-  const ctx: Context = {
-    ...base,
-    request: { ...base.request, rawBody: req.headers.has("webhook-signature") ? text : undefined },
-  };
+  const ctx = deps.createContext({
+    ...deps.request,
+    rawBody: req.headers.has("webhook-signature") ? text : undefined,
+  });
   let input: unknown;
   try {
-    input = text ? config.transformer.input.deserialize(JSON.parse(text)) : undefined;
+    input = text ? JSON.parse(text) : undefined;
   } catch {
-    return library(again(), base, onError); // tRPC answers its own parse error
+    return library(again(), deps); // tRPC answers its own parse error
   }
   try {
     const data = await callTRPCProcedure({
@@ -77,19 +81,19 @@ export async function handleTrpc(
       signal: undefined,
       batchIndex: 0,
     });
-    return new Response(JSON.stringify(transformTRPCResponse(config, { result: { data } })), {
+    return new Response(JSON.stringify({ result: { data } }), {
       status: 200,
       headers: { "content-type": "application/json", vary: "trpc-accept, accept" },
     });
   } catch (cause) {
-    return library(again(), base, onError, getTRPCErrorFromUnknown(cause), ctx);
+    return library(again(), deps, getTRPCErrorFromUnknown(cause), ctx);
   }
 }
 
 /** The body as text (as `Request.text()` decodes it), refused with 413 past MAX_BODY_BYTES. */
 async function readLimitedText(req: Request): Promise<string> {
   const bytes = await req.arrayBuffer();
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large (limit 64 KiB)");
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
   return utf8.decode(bytes);
 }
 const utf8 = new TextDecoder();
@@ -107,22 +111,15 @@ function contentTypeOf(req: Request): string | undefined {
  * tRPC's fetch adapter. With `error`, the procedure already ran and failed: `resolveResponse` turns that
  * error into its response (status, error shape, errorFormatter, onError) without running anything again.
  */
-async function library(
-  req: Request,
-  base: BaseContext,
-  onError: (error: TRPCError) => void,
-  error?: TRPCError,
-  ctx?: Context,
-) {
+async function library(req: Request, deps: TrpcHttpDeps, error?: TRPCError, ctx?: Context) {
   const createContext = async (): Promise<Context> =>
-    ctx ?? {
-      ...base,
+    ctx ??
+    deps.createContext({
+      ...deps.request,
       // Webhook signatures cover the exact body, so keep it when the request is signed.
-      request: {
-        ...base.request,
-        rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined,
-      },
-    };
+      rawBody: req.headers.has("webhook-signature") ? await req.clone().text() : undefined,
+    });
+  const onError = ({ error }: { error: TRPCError }) => deps.onError(error);
   if (error) {
     const url = new URL(req.url);
     return resolveResponse({
@@ -131,14 +128,8 @@ async function library(
       path: url.pathname.slice(ENDPOINT.length + 1),
       createContext,
       error,
-      onError: ({ error }) => onError(error),
+      onError,
     });
   }
-  return fetchRequestHandler({
-    endpoint: ENDPOINT,
-    req,
-    router: appRouter,
-    createContext,
-    onError: ({ error }) => onError(error),
-  });
+  return fetchRequestHandler({ endpoint: ENDPOINT, req, router: appRouter, createContext, onError });
 }

@@ -1,9 +1,8 @@
 import type { Clock } from "../clock.ts";
 import { PaymentError } from "../payments/errors.ts";
-import type { Payment, PaymentStatus } from "../payments/model.ts";
+import { BANK_PAYMENT_ID, type Payment, type PaymentStatus } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import { type Asset, assetPath, findAsset } from "./assets.ts";
-import { contentSecurityPolicy, escapeHtml, etagMatches, securityHeaders, strongEtag } from "./http.ts";
 import {
   DISPLAY_TIME_ZONE,
   formatBrl,
@@ -14,6 +13,7 @@ import {
   type Messages,
   negotiateLocale,
 } from "./i18n.ts";
+import { contentSecurityPolicy, escapeHtml, etagMatches, securityHeaders, strongEtag } from "./page-headers.ts";
 import { type QrFormat, qrIdentity, renderQr } from "./qr.ts";
 
 /** What the composition root gives the checkout pages besides the service. */
@@ -28,8 +28,6 @@ export interface CheckoutDeps extends CheckoutOptions {
   service: Pick<PaymentService, "getByBankPaymentId">;
 }
 
-/** The bank_payment_id form we issue (crypto.randomUUID: lowercase); anything else is not worth a query. */
-const BANK_PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PAY_PATH = /^\/pay\/([^/]{1,64})(?:\/(qr\.png|qr\.svg))?$/;
 const ASSET_PATH = /^\/pay\/assets\/([\w.-]{1,64})$/;
 
@@ -39,9 +37,9 @@ type Routed = { route: string; response: Response };
 
 /** The payer-facing surface under /pay/: checkout page, QR images and the page's static files. */
 export function createCheckoutPages(deps: CheckoutDeps) {
-  function findPayment(bankPaymentId: string): Payment | null {
+  async function findPayment(bankPaymentId: string): Promise<Payment | null> {
     try {
-      return deps.service.getByBankPaymentId(bankPaymentId);
+      return await deps.service.getByBankPaymentId(bankPaymentId);
     } catch (err) {
       if (err instanceof PaymentError && err.code === "PAYMENT_NOT_FOUND") return null;
       throw err;
@@ -81,7 +79,7 @@ export function createCheckoutPages(deps: CheckoutDeps) {
       const route = qrFile ? `/pay/:bank_payment_id/${qrFile}` : "/pay/:bank_payment_id";
       const bankPaymentId = match?.[1];
       if (!bankPaymentId || !BANK_PAYMENT_ID.test(bankPaymentId)) return notFound(route, locale, csp);
-      const payment = findPayment(bankPaymentId);
+      const payment = await findPayment(bankPaymentId);
       if (!payment) return notFound(route, locale, csp);
 
       if (qrFile) {

@@ -1,6 +1,5 @@
 /** Every way a payment operation can fail that a caller must hear about; mapped once in src/trpc/errors.ts. */
 export type PaymentErrorCode =
-  | "INVALID_VALUE"
   | "INVALID_PAYMENT_DATA"
   | "PAYMENT_NOT_FOUND"
   | "PAYMENT_EXPIRED"

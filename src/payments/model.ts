@@ -14,3 +14,14 @@ export interface Payment {
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
+
+/**
+ * The rule every reader follows: a pending payment past its expiry is expired, whether or not the sweeper
+ * has marked it yet. (Storage filters and counts by the same rule in SQL: src/db/effective-status.ts.)
+ */
+export function effectiveStatus(stored: PaymentStatus, expiresAt: number, now: number): PaymentStatus {
+  return stored === "pending" && expiresAt <= now ? "expired" : stored;
+}
+
+/** A bank_payment_id as we issue it (crypto.randomUUID: UUID v4 form, lowercase). */
+export const BANK_PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

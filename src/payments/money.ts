@@ -1,3 +1,5 @@
+import { formatPixAmount } from "../pix/amount.ts";
+
 /** Largest accepted amount: 9,999,999,999.99 reais, so BR Code field 54 fits its 13 characters. */
 export const MAX_CENTS = 999_999_999_999;
 
@@ -23,8 +25,4 @@ export function centsToReais(cents: number): number {
 }
 
 /** Formats cents with exactly two decimals and a dot ("254.30"), as BR Code field 54 wants. */
-export function formatCentsPlain(cents: number): string {
-  const whole = Math.floor(cents / 100);
-  const frac = cents % 100;
-  return `${whole}.${frac.toString().padStart(2, "0")}`;
-}
+export const formatCentsPlain = formatPixAmount;

@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Bus } from "../bus/bus.ts";
 import type { Clock, Ids } from "../clock.ts";
-import type { PaymentRow } from "../db/schema.ts";
 import { buildBrCode, txidFromUuid } from "../pix/brcode.ts";
 import {
   AmountMismatch,
@@ -11,11 +9,15 @@ import {
   PaymentNotFound,
   WebhookIdReused,
 } from "./errors.ts";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
-import type { ListFilter, PaymentRepository } from "./repository.ts";
+import type { Bus } from "./events.ts";
+import { DEFAULT_PAGE_SIZE, effectiveStatus, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
+import type { PaymentRecord, PaymentRepository } from "./repository.ts";
 
 /** Idempotency keys and webhook ids are kept at least this long (CONTRACT §4: at least 24 h). */
 export const RETENTION_MS = 48 * 60 * 60 * 1000;
+
+/** Most payments one sweep step expires; the sweep yields to other work between steps. */
+export const EXPIRY_CHUNK = 1000;
 
 export interface PaymentServiceDeps {
   repo: PaymentRepository;
@@ -26,14 +28,12 @@ export interface PaymentServiceDeps {
   pix: { key: string; merchantName: string; merchantCity: string };
 }
 
-/** The effective status: a pending payment past its expiry is expired, whether or not the sweeper ran. */
-function toPayment(row: PaymentRow, now: number): Payment {
-  const status: PaymentStatus = row.status === "pending" && row.expiresAt <= now ? "expired" : row.status;
+function toPayment(row: PaymentRecord, now: number): Payment {
   return {
     id: row.id,
     bankPaymentId: row.bankPaymentId,
     amountCents: row.amountCents,
-    status,
+    status: effectiveStatus(row.status, row.expiresAt, now),
     brCode: row.brCode,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
@@ -51,18 +51,28 @@ function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
-/** Payment rules: creation, reads, confirmation and expiry. No HTTP or tRPC here. */
+/** A payment as of one event: `eventId` orders states, so a watcher can drop what it already has. */
+export interface PaymentSnapshot {
+  eventId: number;
+  payment: Payment;
+}
+
+/**
+ * Payment rules: creation, reads, confirmation and expiry. No HTTP, tRPC or SQL here: every write is one
+ * `repo.write`, atomic on every storage adapter, and watchers hear of it (through the bus) only after its
+ * commit.
+ */
 export function createPaymentService(deps: PaymentServiceDeps) {
   const { repo, clock, ids, bus } = deps;
 
-  const announce = (row: PaymentRow, eventId: number, now: number) =>
-    bus.publish({ eventId, payment: toPayment(row, now) });
+  const announce = (row: PaymentRecord) => bus.publish({ bankPaymentId: row.bankPaymentId });
 
   return {
     /**
-     * Creates a pending payment with its BR Code. With an idempotency key the call must be
-     * idempotent: the same key and amount return the payment the first call created, and create nothing.
-     * Settles once the shared COMMIT of its write batch is done; watchers hear of it only then.
+     * Creates a pending payment with its BR Code. With an idempotency key the call must be idempotent:
+     * the same key and amount return the payment the first call created, and create nothing. Two writes
+     * racing with one key (on any instance) create one payment: the key is claimed in the same write as
+     * the payment, and the loser's write fails and runs again, finding the winner's key.
      */
     async create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): Promise<{
       payment: Payment;
@@ -70,14 +80,13 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }> {
       const now = clock.now();
       const requestHash = createHash("sha256").update(`amount_cents=${input.amountCents}`).digest("hex");
-      // Batched writes run one after another in one transaction, so a second request with the same key
-      // in the same batch finds the first one's key here and returns its payment.
-      const result = await repo.write(() => {
+      const result = await repo.write(function* (tx) {
         if (input.idempotencyKey !== undefined) {
-          const kept = repo.findIdempotencyKey(input.merchant, input.idempotencyKey);
+          const kept = yield* tx.findIdempotencyKey(input.merchant, input.idempotencyKey);
           if (kept) {
             if (kept.requestHash !== requestHash) throw IdempotencyConflict();
-            return { row: repo.findById(kept.paymentId)!, eventId: 0, created: false };
+            const first = yield* tx.findById(kept.paymentId);
+            return { row: first!, created: false };
           }
         }
         const bankPaymentId = ids.uuid();
@@ -89,16 +98,16 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           txid: txidFromUuid(bankPaymentId),
           pointOfInitiation: "12",
         });
-        const row = repo.insertPayment({
+        const row = yield* tx.insertPayment({
           bankPaymentId,
           amountCents: input.amountCents,
           brCode,
           createdAt: now,
           expiresAt: now + deps.ttlSeconds * 1000,
         });
-        const eventId = repo.insertEvent({ paymentId: row.id, type: "created", at: now });
+        yield* tx.insertEvent({ paymentId: row.id, type: "created", at: now });
         if (input.idempotencyKey !== undefined) {
-          repo.insertIdempotencyKey({
+          yield* tx.insertIdempotencyKey({
             merchant: input.merchant,
             key: input.idempotencyKey,
             requestHash,
@@ -106,37 +115,48 @@ export function createPaymentService(deps: PaymentServiceDeps) {
             createdAt: now,
           });
         }
-        return { row, eventId, created: true };
+        return { row, created: true };
       });
-      if (result.created) announce(result.row, result.eventId, now);
+      if (result.created) announce(result.row);
       return { payment: toPayment(result.row, now), created: result.created };
     },
 
     /** Reads one payment by its numeric id. */
-    get(id: number): Payment {
-      const row = repo.findById(id);
+    async get(id: number): Promise<Payment> {
+      const row = await repo.findById(id);
       if (!row) throw PaymentNotFound();
       return toPayment(row, clock.now());
     },
 
     /** Reads one payment by the payer's capability, its bank_payment_id. */
-    getByBankPaymentId(bankPaymentId: string): Payment {
-      const row = repo.findByBankPaymentId(bankPaymentId);
+    async getByBankPaymentId(bankPaymentId: string): Promise<Payment> {
+      const row = await repo.findByBankPaymentId(bankPaymentId);
       if (!row) throw PaymentNotFound();
       return toPayment(row, clock.now());
     },
 
+    /**
+     * The current state and the id of its newest event, for watchers. The event id is read before the
+     * payment: a change committed between the two reads then pairs an older id with the newer state, so
+     * the change's own event still counts as news (a repeat at worst) and is never dropped as already seen.
+     */
+    async snapshot(bankPaymentId: string): Promise<PaymentSnapshot> {
+      const eventId = await repo.lastEventId(bankPaymentId);
+      const row = await repo.findByBankPaymentId(bankPaymentId);
+      if (!row) throw PaymentNotFound();
+      return { eventId, payment: toPayment(row, clock.now()) };
+    },
+
     /** Newest first, filtered by effective status, in pages of `limit` with an opaque cursor. */
-    list(input: { status?: PaymentStatus; limit?: number; cursor?: string }): {
+    async list(input: { status?: PaymentStatus; limit?: number; cursor?: string }): Promise<{
       payments: Payment[];
       nextCursor: string | null;
-    } {
+    }> {
       const limit = input.limit ?? DEFAULT_PAGE_SIZE;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw InvalidQuery("Invalid limit");
       const before = input.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(input.cursor);
       const now = clock.now();
-      const filter: ListFilter = input.status ?? "all";
-      const rows = repo.list(filter, { before, limit: limit + 1, now });
+      const rows = await repo.list(input.status ?? "all", { before, limit: limit + 1, now });
       const more = rows.length > limit;
       const pageRows = more ? rows.slice(0, limit) : rows;
       return {
@@ -145,56 +165,78 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       };
     },
 
+    /** Payments by effective status now (a pending one past its expiry counts as expired). */
+    countByStatus(): Promise<Record<PaymentStatus, number>> {
+      return repo.countByStatus(clock.now());
+    },
+
     /**
-     * Applies the bank's confirmation. One conditional UPDATE decides the transition, so concurrent
-     * confirmations (on any instance) produce exactly one `paid` event; a repeat for a paid payment, or a
-     * replayed webhook id, changes nothing and succeeds. Settles, and announces, after the COMMIT.
+     * Applies the bank's confirmation. One conditional update decides the transition, so concurrent
+     * confirmations (on any instance) make exactly one `paid` event; a repeat for a paid payment, or a
+     * replayed webhook id, changes nothing and succeeds.
      */
     async confirm(input: { bankPaymentId: string; amountCents: number; webhookId?: string }): Promise<{
       payment: Payment;
       changed: boolean;
     }> {
       const now = clock.now();
-      const result = await repo.write(() => {
-        const row = repo.findByBankPaymentId(input.bankPaymentId);
+      const result = await repo.write(function* (tx) {
+        const row = yield* tx.findByBankPaymentId(input.bankPaymentId);
         if (!row) throw PaymentNotFound();
         if (row.amountCents !== input.amountCents) throw AmountMismatch();
         if (input.webhookId !== undefined) {
-          const seen = repo.findWebhookDelivery(input.webhookId);
+          const seen = yield* tx.findWebhookReceipt(input.webhookId);
           if (seen) {
             if (seen.paymentId !== row.id) throw WebhookIdReused();
-            return { row, eventId: 0, changed: false };
+            return { row, changed: false };
           }
         }
-        if (row.status === "paid") return { row, eventId: 0, changed: false };
-        const paid = repo.markPaid(row.id, now);
-        if (!paid) throw PaymentExpired(); // the row is not pending, or is past its expiry
-        const eventId = repo.insertEvent({ paymentId: paid.id, type: "paid", at: now });
-        if (input.webhookId !== undefined) {
-          repo.insertWebhookDelivery({ webhookId: input.webhookId, paymentId: paid.id, receivedAt: now });
+        if (row.status === "paid") return { row, changed: false };
+        const paid = yield* tx.markPaid(row.id, now);
+        if (!paid) {
+          // Not pending, or past its expiry. A concurrent confirmation may have won between the read and
+          // the update (PostgreSQL re-checks the condition after waiting for it): then this one is a repeat.
+          const current = yield* tx.findById(row.id);
+          if (current?.status === "paid") return { row: current, changed: false };
+          throw PaymentExpired();
         }
-        return { row: paid, eventId, changed: true };
+        yield* tx.insertEvent({ paymentId: paid.id, type: "paid", at: now });
+        if (input.webhookId !== undefined) {
+          yield* tx.insertWebhookReceipt({ webhookId: input.webhookId, paymentId: paid.id, receivedAt: now });
+        }
+        return { row: paid, changed: true };
       });
-      if (result.changed) announce(result.row, result.eventId, now);
+      if (result.changed) announce(result.row);
       return { payment: toPayment(result.row, now), changed: result.changed };
     },
 
-    /** Marks every pending payment past its expiry as expired, once across all instances, and announces each. */
-    expireDue(): Payment[] {
+    /**
+     * Marks every pending payment past its expiry as expired, once across all instances, and announces
+     * each. Works in steps of EXPIRY_CHUNK rows, each its own write, so a large backlog never holds the
+     * event loop or the write lock for long.
+     */
+    async expireDue(): Promise<Payment[]> {
       const now = clock.now();
-      const expired = repo.transaction(() =>
-        repo.markDueExpired(now).map((row) => ({
-          row,
-          eventId: repo.insertEvent({ paymentId: row.id, type: "expired", at: now }),
-        })),
-      );
-      for (const e of expired) announce(e.row, e.eventId, now);
-      return expired.map((e) => toPayment(e.row, now));
+      const expired: Payment[] = [];
+      for (;;) {
+        const rows = await repo.write(function* (tx) {
+          const due = yield* tx.markDueExpired(now, EXPIRY_CHUNK);
+          for (const row of due) yield* tx.insertEvent({ paymentId: row.id, type: "expired", at: now });
+          return due;
+        });
+        for (const row of rows) {
+          announce(row);
+          expired.push(toPayment(row, now));
+        }
+        if (rows.length < EXPIRY_CHUNK) return expired;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     },
 
     /** Forgets idempotency keys and webhook ids older than the retention period. */
-    prune(): void {
-      repo.pruneBefore(clock.now() - RETENTION_MS);
+    prune(): Promise<void> {
+      const before = clock.now() - RETENTION_MS;
+      return repo.write((tx) => tx.pruneBefore(before));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { formatCentsPlain } from "../payments/money.ts";
+import { formatPixAmount } from "./amount.ts";
 
 /**
  * PIX BR Code (EMV QRCPS-MPM) builder, per the Banco Central do Brasil's
@@ -61,7 +61,7 @@ export function buildBrCode(input: BrCodeInput): string {
   if (txid !== "***" && !/^[A-Za-z0-9]{1,25}$/.test(txid)) {
     throw new RangeError("txid must be 1 to 25 letters and digits");
   }
-  const amount = input.amountCents === undefined ? "" : field("54", formatCentsPlain(input.amountCents));
+  const amount = input.amountCents === undefined ? "" : field("54", formatPixAmount(input.amountCents));
   const payload =
     field("00", "01") +
     (input.pointOfInitiation ? field("01", input.pointOfInitiation) : "") +

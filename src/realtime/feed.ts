@@ -1,71 +1,74 @@
-import type { Bus, PaymentChanged } from "../bus/bus.ts";
-import type { Db } from "../db/client.ts";
-import type { Payment } from "../payments/model.ts";
-import type { PaymentService } from "../payments/service.ts";
+import type { Bus, PaymentNews } from "../payments/events.ts";
+import type { PaymentService, PaymentSnapshot } from "../payments/service.ts";
 
 /** A payment as of one event: `eventId` orders states, so a watcher can drop what it already has. */
-export interface PaymentState {
-  eventId: number;
-  payment: Payment;
-}
+export type PaymentState = PaymentSnapshot;
 
-/** What a follower of one payment is told: a change from the bus, or "re-read, you may have missed one". */
+/** What a follower of one payment is told: a state read from storage after news of a change. */
 export interface Follower {
   change(state: PaymentState): void;
-  resync(): void;
 }
 
 export interface PaymentFeedDeps {
   bus: Bus;
-  service: PaymentService;
-  db: Db;
+  service: Pick<PaymentService, "snapshot">;
   onError?: (err: unknown) => void;
 }
 
 /**
- * The one place that turns bus news into per-payment notifications: one bus listener, an index by
- * bank_payment_id, and database snapshots with the id of the newest event, for /ws and tRPC alike.
+ * The one place that turns bus news into per-payment states, for /ws and tRPC alike: one bus listener, an
+ * index of followers by bank_payment_id, and for each piece of news about a followed payment one read of
+ * its state from storage (the bus is news, the database is truth), shared by all of that payment's
+ * followers on this instance. News that arrives while a read is under way asks for one more read after it.
  */
 export function createPaymentFeed(deps: PaymentFeedDeps) {
   const { bus, service } = deps;
   const onError = deps.onError ?? ((err) => console.error(err));
   const followers = new Map<string, Set<Follower>>();
+  /** Payments being read now; true when news came during the read, so it must be read again. */
+  const reading = new Map<string, boolean>();
   const endWatches = new Set<() => void>();
   let watchCount = 0;
 
-  const lastEventStmt = deps.db.$client.query<{ id: number }, [string]>(
-    `SELECT coalesce(max(e.id), 0) AS id FROM payment_events e
-      JOIN payments p ON p.id = e.payment_id WHERE p.bank_payment_id = ?`,
-  );
-
-  const each = (set: Iterable<Follower>, call: (f: Follower) => void) => {
+  const tell = (bankPaymentId: string, state: PaymentState) => {
+    const set = followers.get(bankPaymentId);
+    if (!set) return;
     for (const follower of [...set]) {
       try {
-        call(follower);
+        follower.change(state);
       } catch (err) {
         onError(err);
       }
     }
   };
 
-  const unsubscribeBus = bus.subscribe((event: PaymentChanged) => {
-    const set = followers.get(event.payment.bankPaymentId);
-    if (set) each(set, (f) => f.change(event));
-  });
-  const unsubscribeResync = bus.onResync(() => {
-    for (const set of followers.values()) each(set, (f) => f.resync());
-  });
-
-  /**
-   * The current state and the id of its newest event. The event id is read before the payment: a change
-   * committed between the two reads then pairs an older id with the newer state, so the change's own
-   * event still counts as news (a repeat at worst) and is never dropped as already seen.
-   */
-  function snapshot(bankPaymentId: string): PaymentState {
-    const eventId = lastEventStmt.all(bankPaymentId)[0]?.id ?? 0;
-    const payment = service.getByBankPaymentId(bankPaymentId);
-    return { eventId, payment };
+  async function refresh(bankPaymentId: string) {
+    reading.set(bankPaymentId, false);
+    try {
+      do {
+        reading.set(bankPaymentId, false);
+        try {
+          tell(bankPaymentId, await service.snapshot(bankPaymentId));
+        } catch (err) {
+          onError(err);
+        }
+      } while (reading.get(bankPaymentId) && followers.has(bankPaymentId));
+    } finally {
+      reading.delete(bankPaymentId);
+    }
   }
+
+  /** Reads the payment's state for its followers, unless nobody here follows it. */
+  function onNews(bankPaymentId: string) {
+    if (!followers.has(bankPaymentId)) return;
+    if (reading.has(bankPaymentId)) reading.set(bankPaymentId, true);
+    else void refresh(bankPaymentId);
+  }
+
+  const unsubscribeBus = bus.subscribe((news: PaymentNews) => onNews(news.bankPaymentId));
+  const unsubscribeResync = bus.onResync(() => {
+    for (const bankPaymentId of [...followers.keys()]) onNews(bankPaymentId);
+  });
 
   function follow(bankPaymentId: string, follower: Follower): () => void {
     let set = followers.get(bankPaymentId);
@@ -83,15 +86,14 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
   /**
    * Starts watching one payment and returns its states, newest only, each newer than `since`: first
    * the current one, then every change. It follows the payment before it reads the snapshot, so a change
-   * committed in between is still delivered. Throws PaymentNotFound at once for an unknown id.
+   * committed in between is still delivered. Rejects with PaymentNotFound for an unknown id.
    */
-  function watch(
+  async function watch(
     bankPaymentId: string,
     options: { since?: number; signal?: AbortSignal } = {},
-  ): AsyncGenerator<PaymentState> {
+  ): Promise<AsyncGenerator<PaymentState>> {
     // Only the newest state matters to a watcher, so a slow one holds one pending state, not a queue.
     let pending: PaymentState | null = null;
-    let resync = false;
     let ended = false;
     let wake: (() => void) | null = null;
     const poke = () => {
@@ -107,11 +109,14 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
         if (!pending || state.eventId > pending.eventId) pending = state;
         poke();
       },
-      resync() {
-        resync = true;
-        poke();
-      },
     });
+    let first: PaymentState;
+    try {
+      first = await service.snapshot(bankPaymentId);
+    } catch (err) {
+      unfollow();
+      throw err;
+    }
     let stopped = false;
     const stop = () => {
       if (stopped) return;
@@ -122,13 +127,6 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
       watchCount--;
       end();
     };
-    let first: PaymentState;
-    try {
-      first = snapshot(bankPaymentId);
-    } catch (err) {
-      unfollow();
-      throw err;
-    }
     watchCount++;
     endWatches.add(end);
     // A generator that is never started never runs its `finally`; the signal still releases it.
@@ -143,18 +141,13 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
           yield first;
         }
         while (!ended) {
-          if (!pending && !resync) await new Promise<void>((resolve) => (wake = resolve));
-          if (ended) break;
-          if (resync) {
-            resync = false;
-            try {
-              const state = snapshot(bankPaymentId);
-              if (!pending || state.eventId >= pending.eventId) pending = state;
-            } catch (err) {
-              onError(err);
-            }
+          if (!pending) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
           }
-          const next = pending;
+          if (ended) break;
+          const next: PaymentState | null = pending;
           pending = null;
           if (next && next.eventId > last) {
             last = next.eventId;
@@ -169,7 +162,7 @@ export function createPaymentFeed(deps: PaymentFeedDeps) {
   }
 
   return {
-    snapshot,
+    snapshot: (bankPaymentId: string) => service.snapshot(bankPaymentId),
     follow,
     watch,
     /** Open tRPC watches, for /metrics. */

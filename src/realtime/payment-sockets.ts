@@ -1,6 +1,8 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "pino";
+import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
 import { PaymentError } from "../payments/errors.ts";
+import { BANK_PAYMENT_ID } from "../payments/model.ts";
 import { presentPayment } from "../payments/present.ts";
 import type { PaymentFeed, PaymentState } from "./feed.ts";
 
@@ -31,7 +33,6 @@ interface Topic {
   unfollow: () => void;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const topicOf = (bankPaymentId: string) => `payment:${bankPaymentId}`;
 
 /**
@@ -62,16 +63,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
     const created: Topic = {
       lastEventId: 0,
       sockets: 0,
-      unfollow: feed.follow(bankPaymentId, {
-        change: (state) => announce(bankPaymentId, state),
-        resync() {
-          try {
-            announce(bankPaymentId, feed.snapshot(bankPaymentId));
-          } catch (err) {
-            logger.error({ err }, "resync of a watched payment failed");
-          }
-        },
-      }),
+      unfollow: feed.follow(bankPaymentId, { change: (state) => announce(bankPaymentId, state) }),
     };
     topics.set(bankPaymentId, created);
     return created;
@@ -87,18 +79,18 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
     }
   }
 
-  function subscribe(ws: ServerWebSocket<PaymentSocketData>, bankPaymentId: unknown) {
-    if (typeof bankPaymentId !== "string" || !UUID.test(bankPaymentId)) {
+  async function subscribe(ws: ServerWebSocket<PaymentSocketData>, bankPaymentId: unknown) {
+    const id = typeof bankPaymentId === "string" ? bankPaymentId.toLowerCase() : "";
+    if (!BANK_PAYMENT_ID.test(id)) {
       ws.send(errorMessage("Invalid bank_payment_id: expected a UUID"));
       return;
     }
-    const id = bankPaymentId.toLowerCase();
     const already = ws.data.watching.has(id);
     if (!already && ws.data.watching.size >= deps.maxSubscriptions) {
       ws.send(errorMessage(`Too many subscriptions: at most ${deps.maxSubscriptions} per connection`));
       return;
     }
-    // Subscribe first, then read: both happen in this one synchronous turn, so no change can slip between.
+    // Subscribe first, then read: a change committed meanwhile reaches this socket through the topic.
     const topic = openTopic(id);
     if (!already) {
       ws.subscribe(topicOf(id));
@@ -106,16 +98,22 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
       topic.sockets++;
       deps.onSubscriptionsChanged?.(1);
     }
+    const toldBefore = topic.lastEventId;
     let state: PaymentState;
     try {
-      state = feed.snapshot(id);
+      state = await feed.snapshot(id);
     } catch (err) {
       unsubscribe(ws, id);
       if (err instanceof PaymentError) ws.send(errorMessage(err.message));
       else {
         logger.error({ err }, "payment snapshot failed");
-        ws.send(errorMessage("Internal server error"));
+        ws.send(errorMessage(INTERNAL_ERROR_MESSAGE));
       }
+      return;
+    }
+    if (!ws.data.watching.has(id)) return; // unsubscribed, or closed, while reading
+    if (topic.lastEventId > toldBefore && state.eventId <= topic.lastEventId) {
+      // The topic was sent a state at least as new while this one was read, and this socket was on it.
       return;
     }
     if (state.eventId > topic.lastEventId && topic.sockets > 1) {
@@ -142,7 +140,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
       server = s;
     },
     open(ws: ServerWebSocket<PaymentSocketData>) {
-      if (ws.data.initial !== null) subscribe(ws, ws.data.initial);
+      if (ws.data.initial !== null) void subscribe(ws, ws.data.initial);
     },
     message(ws: ServerWebSocket<PaymentSocketData>, raw: string | Buffer) {
       if (typeof raw !== "string") {
@@ -159,7 +157,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
       const { type, bank_payment_id } = (msg && typeof msg === "object" ? msg : {}) as Record<string, unknown>;
       switch (type) {
         case "subscribe":
-          subscribe(ws, bank_payment_id);
+          void subscribe(ws, bank_payment_id);
           return;
         case "unsubscribe":
           if (typeof bank_payment_id === "string") unsubscribe(ws, bank_payment_id.toLowerCase());

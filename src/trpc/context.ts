@@ -1,20 +1,21 @@
-import type { Logger } from "pino";
-import type { Webhook } from "standardwebhooks";
 import type { PaymentService } from "../payments/service.ts";
 import type { PaymentFeed } from "../realtime/feed.ts";
+import type { WebhookVerifier } from "../webhooks/standard-webhooks.ts";
 
-/** What every procedure may use: the app's parts, plus what this one request carried. */
-export interface AppDeps {
+/** What procedures use, and nothing else; built once by the composition root (src/app.ts). */
+export interface ProcedureDeps {
   service: PaymentService;
-  apiKeys: readonly string[];
-  webhook: Webhook;
+  /** Live payment states for `payments.watch`. */
+  feed: PaymentFeed;
   /** Base of returned links (PUBLIC_URL, or http://localhost:<bound port>). */
   publicUrl: () => string;
-  logger: Logger;
-  /** Live payment states for `payments.watch`; absent where nothing serves subscriptions. */
-  feed?: PaymentFeed;
+  /** Merchant API keys: `Authorization: Bearer <key>`. */
+  apiKeys: readonly string[];
+  /** Checks the bank's Standard Webhooks signature. */
+  verifyWebhook: WebhookVerifier;
 }
 
+/** What one request carried. */
 export interface RequestInfo {
   requestId: string;
   headers: Headers;
@@ -22,4 +23,12 @@ export interface RequestInfo {
   rawBody?: string;
 }
 
-export type Context = AppDeps & { request: RequestInfo };
+export type Context = ProcedureDeps & { request: RequestInfo };
+
+/** The one way every transport (REST, /trpc, /trpc-ws) builds a procedure's context. */
+export type CreateContext = (request: RequestInfo) => Context;
+
+export function createContextFactory(deps: ProcedureDeps): CreateContext {
+  const { service, feed, publicUrl, apiKeys, verifyWebhook } = deps;
+  return (request) => ({ service, feed, publicUrl, apiKeys, verifyWebhook, request });
+}

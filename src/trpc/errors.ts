@@ -4,7 +4,6 @@ import { PaymentError, type PaymentErrorCode } from "../payments/errors.ts";
 
 /** The one mapping from domain errors to tRPC codes (and so HTTP statuses, via tRPC's own table). */
 const codeFor: Record<PaymentErrorCode, TRPC_ERROR_CODE_KEY> = {
-  INVALID_VALUE: "BAD_REQUEST",
   INVALID_PAYMENT_DATA: "BAD_REQUEST",
   INVALID_QUERY: "BAD_REQUEST",
   PAYMENT_NOT_FOUND: "NOT_FOUND",
@@ -12,8 +11,6 @@ const codeFor: Record<PaymentErrorCode, TRPC_ERROR_CODE_KEY> = {
   WEBHOOK_ID_REUSED: "CONFLICT",
   IDEMPOTENCY_CONFLICT: "UNPROCESSABLE_CONTENT",
 };
-
-export const INTERNAL_ERROR_MESSAGE = "Internal server error";
 
 /** Schema issues as tRPC's input parser reports them (zod errors carry an `issues` array). */
 export interface InputIssue {
@@ -26,6 +23,11 @@ export interface InputIssue {
 export function inputIssues(error: TRPCError): InputIssue[] | null {
   const cause = error.cause as { issues?: unknown } | undefined;
   return error.code === "BAD_REQUEST" && Array.isArray(cause?.issues) ? (cause.issues as InputIssue[]) : null;
+}
+
+/** Which field failed and why, as error bodies carry it (`issues`), for REST and tRPC alike. */
+export function issuesForBody(issues: InputIssue[]): Array<{ path: string[]; message: string }> {
+  return issues.map((i) => ({ path: i.path.map(String), message: i.message }));
 }
 
 /** Turns a domain error into the TRPCError callers see; anything else passes through unchanged. */

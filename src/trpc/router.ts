@@ -38,7 +38,7 @@ const watchInput = watchPaymentInput.extend({ lastEventId: z.string().max(20).nu
 
 export const paymentsRouter = router({
   create: merchantProcedure
-    .meta({ summary: "Create a PIX payment", invalidInput: "Invalid value" })
+    .meta({ invalidInput: "Invalid value" })
     .input(createPaymentInput)
     .output(createPaymentOutput)
     .mutation(async ({ ctx, input }) => {
@@ -51,23 +51,23 @@ export const paymentsRouter = router({
     }),
 
   get: merchantProcedure
-    .meta({ summary: "Read a payment", invalidInput: "Invalid id" })
+    .meta({ invalidInput: "Invalid id" })
     .input(getPaymentInput)
     .output(getPaymentOutput)
-    .query(({ ctx, input }) => ({ payment: presentPayment(ctx.service.get(input.id), ctx.publicUrl()) })),
+    .query(async ({ ctx, input }) => ({ payment: presentPayment(await ctx.service.get(input.id), ctx.publicUrl()) })),
 
   list: merchantProcedure
-    .meta({ summary: "List payments, newest first", invalidInput: listFilterMessage })
+    .meta({ invalidInput: listFilterMessage })
     .input(listPaymentsInput)
     .output(listPaymentsOutput)
-    .query(({ ctx, input }) => {
-      const page = ctx.service.list(input);
+    .query(async ({ ctx, input }) => {
+      const page = await ctx.service.list(input);
       const base = ctx.publicUrl();
       return { payments: page.payments.map((p) => presentPayment(p, base)), next_cursor: page.nextCursor };
     }),
 
   confirm: webhookProcedure
-    .meta({ summary: "Bank confirmation of a PIX payment (signed webhook)", invalidInput: "Invalid payment data" })
+    .meta({ invalidInput: "Invalid payment data" })
     .input(confirmPaymentInput)
     .output(messageOutput)
     .mutation(async ({ ctx, input }) => {
@@ -81,14 +81,12 @@ export const paymentsRouter = router({
 
   // The bank_payment_id is the capability (CONTRACT §3), so no key is needed to watch one payment.
   watch: publicProcedure
-    .meta({ summary: "Watch a payment: its current state, then every change", invalidInput: "Invalid bank_payment_id" })
+    .meta({ invalidInput: "Invalid bank_payment_id" })
     .input(watchInput)
-    .subscription(({ ctx, input, signal }) => {
-      if (!ctx.feed)
-        throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: "Subscriptions are not served here" });
+    .subscription(async ({ ctx, input, signal }) => {
       const since = input.lastEventId && /^\d{1,15}$/.test(input.lastEventId) ? Number(input.lastEventId) : undefined;
-      // Throws PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
-      const states = ctx.feed.watch(input.bank_payment_id, { since, signal });
+      // Rejects with PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
+      const states = await ctx.feed.watch(input.bank_payment_id, { since, signal });
       return (async function* () {
         for await (const state of states)
           yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));

@@ -1,12 +1,10 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
-import type { Webhook } from "standardwebhooks";
+import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import type { Context } from "./context.ts";
-import { INTERNAL_ERROR_MESSAGE, type InputIssue, inputIssues, toTRPCError } from "./errors.ts";
+import { type InputIssue, inputIssues, issuesForBody, toTRPCError } from "./errors.ts";
 
 export interface Meta {
-  /** REST route of the procedure, for the OpenAPI document and logs. */
-  summary?: string;
   /** The contract's message for input that fails the schema (e.g. "Invalid value"). */
   invalidInput: string | ((issues: InputIssue[]) => string);
 }
@@ -32,7 +30,7 @@ const t = initTRPC
           code: shape.data.code,
           httpStatus: shape.data.httpStatus,
           path: shape.data.path,
-          ...(issues ? { issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) } : {}),
+          ...(issues ? { issues: issuesForBody(issues) } : {}),
         },
       };
     },
@@ -68,7 +66,7 @@ export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => 
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const presented = match ? digest(match[1]!) : null;
   const known = presented && knownKeys(ctx.apiKeys).find((key) => timingSafeEqual(key.digest, presented));
-  if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
+  if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
   return contractResult(await next({ ctx: { merchant: known.merchant } }), meta);
 });
 
@@ -93,40 +91,15 @@ function knownKeys(apiKeys: readonly string[]) {
 /** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
 export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   const h = ctx.request.headers;
-  const headers = {
-    "webhook-id": h.get("webhook-id") ?? "",
-    "webhook-timestamp": h.get("webhook-timestamp") ?? "",
-    "webhook-signature": h.get("webhook-signature") ?? "",
-  };
+  let webhookId: string;
   try {
-    withNativeHmac(ctx.webhook).verify(ctx.request.rawBody ?? "", headers, { jsonParse: false });
+    webhookId = ctx.verifyWebhook(ctx.request.rawBody ?? "", {
+      "webhook-id": h.get("webhook-id"),
+      "webhook-timestamp": h.get("webhook-timestamp"),
+      "webhook-signature": h.get("webhook-signature"),
+    }).id;
   } catch {
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid signature" });
+    throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.invalidSignature });
   }
-  return contractResult(await next({ ctx: { webhookId: headers["webhook-id"] } }), meta);
+  return contractResult(await next({ ctx: { webhookId } }), meta);
 });
-
-const nativeHmacCache = new WeakMap<Webhook, Webhook>();
-
-/**
- * The same standardwebhooks verifier (header checks, 5-minute tolerance, constant-time comparison),
- * with its HMAC-SHA256 computed by node:crypto instead of the package's pure-JS fast-sha256, which
- * costs about 50 µs per webhook. The signature string is byte-for-byte the one `sign` would produce.
- */
-function withNativeHmac(webhook: Webhook): Webhook {
-  let fast = nativeHmacCache.get(webhook);
-  if (!fast) {
-    const key = (webhook as unknown as { key: Uint8Array }).key;
-    fast = Object.create(webhook, {
-      sign: {
-        value(msgId: string, timestamp: Date, payload: string | Buffer): string {
-          const body = typeof payload === "string" ? payload : payload.toString();
-          const toSign = `${msgId}.${Math.floor(timestamp.getTime() / 1000)}.${body}`;
-          return `v1,${createHmac("sha256", key).update(toSign).digest("base64")}`;
-        },
-      },
-    }) as Webhook;
-    nativeHmacCache.set(webhook, fast);
-  }
-  return fast;
-}

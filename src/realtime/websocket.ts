@@ -1,6 +1,7 @@
 import type { AnyRouter, inferRouterContext } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Logger } from "pino";
+import { MESSAGES } from "../messages.ts";
 import type { PaymentFeed } from "./feed.ts";
 import { createPaymentSockets, type PaymentSocketData } from "./payment-sockets.ts";
 import { createTrpcSocketHandler, type TrpcSocketData } from "./trpc-ws.ts";
@@ -22,7 +23,7 @@ export const SOCKET_LIMITS = {
   maxSubscriptionsPerSocket: 20,
 };
 
-export interface RealtimeEndpointsDeps<TRouter extends AnyRouter> {
+export interface WebSocketEndpointsDeps<TRouter extends AnyRouter> {
   feed: PaymentFeed;
   publicUrl: () => string;
   logger: Logger;
@@ -33,7 +34,7 @@ export interface RealtimeEndpointsDeps<TRouter extends AnyRouter> {
 }
 
 /** Upgrades /ws and /trpc-ws requests and serves them on Bun's own WebSocket handler. */
-export function createRealtimeEndpoints<TRouter extends AnyRouter>(deps: RealtimeEndpointsDeps<TRouter>) {
+export function createWebSocketEndpoints<TRouter extends AnyRouter>(deps: WebSocketEndpointsDeps<TRouter>) {
   const open = new Set<ServerWebSocket<SocketData>>();
   const payments = createPaymentSockets({
     feed: deps.feed,
@@ -87,7 +88,7 @@ export function createRealtimeEndpoints<TRouter extends AnyRouter>(deps: Realtim
       if (url.pathname !== PAYMENTS_WS_PATH && url.pathname !== TRPC_WS_PATH) return null;
       const notUpgraded = (status: number, message: string) => Response.json({ message }, { status });
       if (req.method !== "GET" || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return notUpgraded(426, "Expected a WebSocket upgrade");
+        return notUpgraded(426, MESSAGES.expectedUpgrade);
       }
       if (!server) return notUpgraded(501, "WebSockets are not served here");
       payments.attach(server);
@@ -108,4 +109,4 @@ export function createRealtimeEndpoints<TRouter extends AnyRouter>(deps: Realtim
   };
 }
 
-export type RealtimeEndpoints = ReturnType<typeof createRealtimeEndpoints>;
+export type WebSocketEndpoints = ReturnType<typeof createWebSocketEndpoints>;

@@ -7,7 +7,7 @@ import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
-export const MIGRATIONS_FOLDER = join(import.meta.dir, "../../migrations");
+export const MIGRATIONS_FOLDER = join(import.meta.dir, "../../../migrations/sqlite");
 
 /** How long a connection waits for another writer's lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;

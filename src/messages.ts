@@ -1,0 +1,20 @@
+import { MAX_BODY_BYTES } from "./limits.ts";
+
+/**
+ * The messages of every refusal that is not a domain error (those are in src/payments/errors.ts), for
+ * REST, tRPC, the OpenAPI document and the WebSocket paths alike.
+ */
+export const MESSAGES = {
+  notFound: "Not found",
+  methodNotAllowed: "Method not allowed",
+  bodyTooLarge: `Request body too large (limit ${MAX_BODY_BYTES / 1024} KiB)`,
+  unsupportedMediaType: "Content-Type must be application/json",
+  unauthorized: "Unauthorized",
+  invalidSignature: "Invalid signature",
+  internal: "Internal server error",
+  unavailable: "Service unavailable",
+  expectedUpgrade: "Expected a WebSocket upgrade",
+} as const;
+
+/** The body of every 5xx: never any detail of what went wrong. */
+export const INTERNAL_ERROR_MESSAGE = MESSAGES.internal;
