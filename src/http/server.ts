@@ -7,6 +7,7 @@ import { createRealtimeEndpoints } from "../realtime/endpoints.ts";
 import type { AppDeps } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
 import { checkBodyHeaders, HttpError } from "./body.ts";
+import { createDocsPage } from "./docs-page.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
 import { handleTrpc } from "./trpc-http.ts";
@@ -37,6 +38,7 @@ export function createServer(deps: ServerDeps) {
   const logRequest = createRequestLog(logger);
   let openApi: string | undefined;
   const checkout = createCheckoutPages({ service: deps.service, ...deps.checkout });
+  const docs = createDocsPage();
   // /ws and /trpc-ws, served where there is a feed of live payment states.
   const realtime = deps.feed
     ? createRealtimeEndpoints({
@@ -106,6 +108,8 @@ export function createServer(deps: ServerDeps) {
           return { route: path, response: new Response(openApi, { headers: { "content-type": "application/json" } }) };
       }
     }
+    const docsPage = docs.handle(req, url);
+    if (docsPage) return docsPage;
     return { route: "unmatched", response: json(404, { message: "Not found" }) };
   }
 
