@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock, Ids } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { createDocsPage } from "./http/docs-page.ts";
 import { requestIdOf } from "./http/request-id.ts";
 import { createServer } from "./http/server.ts";
 import { createMetrics } from "./metrics.ts";
@@ -71,6 +72,7 @@ export function createApp(parts: AppParts) {
     logger,
     createContext,
     checkout: createCheckoutPages({ service, merchantName: config.pix.merchantName, clock }),
+    docs: createDocsPage(),
     sockets,
     metrics,
     publicUrl,

@@ -16,8 +16,8 @@ export const ARTIFACTS_DIR = join(ROOT, "test/artifacts");
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
-      `Chromium is missing at ${CHROMIUM_PATH}; the checkout tests need a real browser. ` +
-        "Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).",
+      `Chromium is missing at ${CHROMIUM_PATH}; the browser tests need a real browser. ` +
+        "Install it with `apt-get install chromium` (or set CHROMIUM_PATH).",
     );
   }
   return await chromium.launch({

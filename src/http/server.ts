@@ -5,6 +5,7 @@ import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import type { WebSocketEndpoints } from "../realtime/websocket.ts";
 import type { CreateContext } from "../trpc/context.ts";
 import { checkBodyHeaders, HttpError } from "./body.ts";
+import type { DocsPage } from "./docs-page.ts";
 import { json } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
@@ -30,6 +31,8 @@ export interface ServerDeps {
   createContext: CreateContext;
   /** The payer-facing pages under /pay/. */
   checkout: { handle(req: Request, url: URL): Promise<Routed> };
+  /** The API reference page under /docs. */
+  docs: DocsPage;
   /** /ws and /trpc-ws: the upgrade, Bun's handler, closing on shutdown. */
   sockets: Pick<WebSocketEndpoints, "upgrade" | "websocket" | "closeAll">;
   metrics: HttpMetrics;
@@ -43,7 +46,7 @@ export interface ServerDeps {
 
 /** The whole HTTP surface as a value: `fetch` can be called in a test without a socket. */
 export function createServer(deps: ServerDeps) {
-  const { logger, createContext, checkout, sockets, metrics } = deps;
+  const { logger, createContext, checkout, docs, sockets, metrics } = deps;
   const logRequest = createRequestLog(logger);
   let openApi: string | undefined;
   let inFlight = 0;
@@ -101,6 +104,8 @@ export function createServer(deps: ServerDeps) {
           return { route: path, response: new Response(openApi, { headers: { "content-type": "application/json" } }) };
       }
     }
+    const docsPage = docs.handle(req, url);
+    if (docsPage) return docsPage;
     return { route: "unmatched", response: json(404, { message: MESSAGES.notFound }) };
   }
 
