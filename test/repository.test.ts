@@ -1,0 +1,162 @@
+/**
+ * The storage port's contract (src/payments/repository.ts), checked against the adapter directly: what
+ * the service relies on from any database.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { openSqliteStorage, type SqliteStorage } from "../src/db/sqlite/storage.ts";
+import type { NewPayment, PaymentRepository, PaymentWrites } from "../src/payments/repository.ts";
+import { tempDir } from "./harness.ts";
+
+let tmp: ReturnType<typeof tempDir>;
+let storage: SqliteStorage;
+let repo: PaymentRepository;
+
+beforeEach(() => {
+  tmp = tempDir("repository-test-");
+  storage = openSqliteStorage(join(tmp.dir, "repo.sqlite"));
+  repo = storage.repository;
+});
+afterEach(async () => {
+  await storage.close();
+  tmp.cleanup();
+});
+
+const T0 = 1_700_000_000_000;
+let n = 0;
+const newPayment = (over: Partial<NewPayment> = {}): NewPayment => {
+  n++;
+  return {
+    bankPaymentId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+    amountCents: 1000 + n,
+    brCode: `code-${n}`,
+    createdAt: T0,
+    expiresAt: T0 + 60_000,
+    ...over,
+  };
+};
+
+/** Creates a payment with its "created" event, as the service does. */
+const create = (over: Partial<NewPayment> = {}) =>
+  repo.write(function* (tx) {
+    const row = yield* tx.insertPayment(newPayment(over));
+    yield* tx.insertEvent({ paymentId: row.id, type: "created", at: T0 });
+    return row;
+  });
+
+describe("the payment repository", () => {
+  test("a created payment reads back by id and by bank_payment_id, in integer cents and epoch milliseconds", async () => {
+    const row = await create({ amountCents: 25430 });
+    expect(await repo.findById(row.id)).toEqual(row);
+    expect(await repo.findByBankPaymentId(row.bankPaymentId)).toEqual(row);
+    expect(row).toMatchObject({ amountCents: 25430, status: "pending", createdAt: T0, paidAt: null, expiredAt: null });
+    expect(await repo.findById(row.id + 1000)).toBeUndefined();
+    expect(await repo.findByBankPaymentId("00000000-0000-4000-8000-999999999999")).toBeUndefined();
+  });
+
+  test("lastEventId is the newest event's id, 0 for a payment without one or unknown", async () => {
+    const a = await create();
+    const b = await create();
+    const firstB = await repo.lastEventId(b.bankPaymentId);
+    expect(firstB).toBeGreaterThan(await repo.lastEventId(a.bankPaymentId));
+    const paidEvent = await repo.write(function* (tx) {
+      yield* tx.markPaid(b.id, T0 + 1);
+      return yield* tx.insertEvent({ paymentId: b.id, type: "paid", at: T0 + 1 });
+    });
+    expect(await repo.lastEventId(b.bankPaymentId)).toBe(paidEvent);
+    expect(paidEvent).toBeGreaterThan(firstB);
+    expect(await repo.lastEventId("00000000-0000-4000-8000-999999999999")).toBe(0);
+  });
+
+  test("markPaid changes a pending payment before its expiry once, and nothing else", async () => {
+    const live = await create();
+    const late = await create({ expiresAt: T0 + 10 });
+    const paid = await repo.write((tx) => tx.markPaid(live.id, T0 + 5));
+    expect(paid).toMatchObject({ id: live.id, status: "paid", paidAt: T0 + 5 });
+    expect(await repo.write((tx) => tx.markPaid(live.id, T0 + 6))).toBeUndefined();
+    expect(await repo.write((tx) => tx.markPaid(late.id, T0 + 10))).toBeUndefined(); // at its expiry: too late
+    expect((await repo.findById(late.id))?.status).toBe("pending");
+  });
+
+  test("markDueExpired takes at most `limit` due rows per call, each row once, never a paid or live one", async () => {
+    const due = await Promise.all(Array.from({ length: 5 }, () => create({ expiresAt: T0 + 10 })));
+    const live = await create({ expiresAt: T0 + 1000 });
+    const paidFirst = await create({ expiresAt: T0 + 10 });
+    await repo.write((tx) => tx.markPaid(paidFirst.id, T0 + 1));
+    const first = await repo.write((tx) => tx.markDueExpired(T0 + 10, 3));
+    const second = await repo.write((tx) => tx.markDueExpired(T0 + 10, 3));
+    const third = await repo.write((tx) => tx.markDueExpired(T0 + 10, 3));
+    expect(first.length).toBe(3);
+    expect(second.length).toBe(2);
+    expect(third).toEqual([]);
+    expect([...first, ...second].map((r) => r.id).sort((x, y) => x - y)).toEqual(due.map((r) => r.id));
+    for (const r of [...first, ...second]) expect(r).toMatchObject({ status: "expired", expiredAt: T0 + 10 });
+    expect((await repo.findById(live.id))?.status).toBe("pending");
+    expect((await repo.findById(paidFirst.id))?.status).toBe("paid");
+  });
+
+  test("list pages newest first by effective status; countByStatus counts the same way", async () => {
+    const expiredByTime = await create({ expiresAt: T0 + 10 });
+    const pending = await create({ expiresAt: T0 + 1000 });
+    const paid = await create({ expiresAt: T0 + 1000 });
+    await repo.write((tx) => tx.markPaid(paid.id, T0 + 1));
+    const now = T0 + 100;
+    const ids = async (filter: "all" | "pending" | "paid" | "expired", before = Number.MAX_SAFE_INTEGER, limit = 10) =>
+      (await repo.list(filter, { before, limit, now })).map((r) => r.id);
+    expect(await ids("all")).toEqual([paid.id, pending.id, expiredByTime.id]);
+    expect(await ids("all", paid.id, 1)).toEqual([pending.id]);
+    expect(await ids("pending")).toEqual([pending.id]);
+    expect(await ids("paid")).toEqual([paid.id]);
+    expect(await ids("expired")).toEqual([expiredByTime.id]); // pending past its expiry, never swept
+    expect(await repo.countByStatus(now)).toEqual({ pending: 1, paid: 1, expired: 1 });
+    expect(await repo.countByStatus(T0)).toEqual({ pending: 2, paid: 1, expired: 0 });
+  });
+
+  test("a write that throws keeps none of its changes, and the caller gets its error", async () => {
+    const boom = new Error("boom");
+    const before = await repo.list("all", { before: Number.MAX_SAFE_INTEGER, limit: 10, now: T0 });
+    await expect(
+      repo.write(function* (tx) {
+        yield* tx.insertPayment(newPayment());
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await repo.list("all", { before: Number.MAX_SAFE_INTEGER, limit: 10, now: T0 })).toEqual(before);
+  });
+
+  test("an idempotency key is claimed once: a second claim fails its write, the first stays", async () => {
+    const claim = (tx: PaymentWrites, paymentId: number) =>
+      tx.insertIdempotencyKey({ merchant: "m", key: "k", requestHash: "h", paymentId, createdAt: T0 });
+    const first = await create();
+    await repo.write((tx) => claim(tx, first.id));
+    const second = repo.write(function* (tx) {
+      const row = yield* tx.insertPayment(newPayment());
+      yield* claim(tx, row.id);
+      return row;
+    });
+    await expect(second).rejects.toThrow();
+    expect(await repo.write((tx) => tx.findIdempotencyKey("m", "k"))).toEqual({
+      requestHash: "h",
+      paymentId: first.id,
+    });
+    expect((await repo.list("all", { before: Number.MAX_SAFE_INTEGER, limit: 10, now: T0 })).length).toBe(1);
+  });
+
+  test("webhook receipts and idempotency keys are pruned by age", async () => {
+    const row = await create();
+    await repo.write(function* (tx) {
+      yield* tx.insertIdempotencyKey({ merchant: "m", key: "old", requestHash: "h", paymentId: row.id, createdAt: T0 });
+      yield* tx.insertWebhookReceipt({ webhookId: "w-old", paymentId: row.id, receivedAt: T0 });
+      yield* tx.insertWebhookReceipt({ webhookId: "w-new", paymentId: row.id, receivedAt: T0 + 100 });
+    });
+    await repo.write((tx) => tx.pruneBefore(T0 + 50));
+    const kept = await repo.write(function* (tx) {
+      return {
+        key: yield* tx.findIdempotencyKey("m", "old"),
+        old: yield* tx.findWebhookReceipt("w-old"),
+        fresh: yield* tx.findWebhookReceipt("w-new"),
+      };
+    });
+    expect(kept).toEqual({ key: undefined, old: undefined, fresh: { paymentId: row.id } });
+  });
+});
