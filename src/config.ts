@@ -16,7 +16,17 @@ const integer = (min: number, max: number) =>
 const envSchema = z.object({
   NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "production", "test"]).default("development")),
   PORT: integer(0, 65535).default(3000),
-  DATABASE_URL: z.preprocess(emptyAsUndefined, z.string().default("./data/payments.sqlite")),
+  DATABASE_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default("./data/payments.sqlite")
+      .refine(
+        (v) => !/^postgres(?:ql)?:\/\//i.test(v) || URL.canParse(v),
+        "must be a postgres:// URL (postgres://user:password@host:5432/database) or a SQLite path",
+      ),
+  ),
+  DATABASE_POOL_SIZE: integer(1, 1000).default(10),
   REDIS_URL: z.preprocess(
     emptyAsUndefined,
     z
@@ -67,7 +77,10 @@ const envSchema = z.object({
 export interface Config {
   nodeEnv: "development" | "production" | "test";
   port: number;
+  /** A SQLite path, or a postgres:// URL. */
   databaseUrl: string;
+  /** PostgreSQL connections per instance. */
+  databasePoolSize: number;
   redisUrl: string | undefined;
   apiKeys: string[];
   webhookSecret: string;
@@ -170,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     apiKeys: apiKeys!,
     webhookSecret: webhookSecret!,

@@ -20,7 +20,7 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const storage = await openStorage(config.databaseUrl);
+const storage = await openStorage(config.databaseUrl, { poolSize: config.databasePoolSize });
 const bus: Bus = config.redisUrl
   ? await createRedisBus({ url: config.redisUrl, logger })
   : createInMemoryBus((err) => logger.error({ err }, "bus listener failed"));

@@ -1,5 +1,5 @@
-import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { databaseUrlForProcess, queryDatabase } from "./backend.ts";
 import { restConfirm, restCreate, spawnServer, startTestApp, tempDir } from "./harness.ts";
 
 describe("concurrent confirmations of one payment", () => {
@@ -13,9 +13,10 @@ describe("concurrent confirmations of one payment", () => {
         Array.from({ length: 40 }, () => restConfirm(app.url, { bank_payment_id: p.bank_payment_id, value: 50 })),
       );
       expect(results.map((r) => r.status)).toEqual(Array(40).fill(200));
-      const paid = app.db.$client
-        .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'")
-        .get(p.id);
+      const [paid] = await app.query(
+        "SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'",
+        p.id,
+      );
       expect(paid).toEqual({ n: 1 });
       // one "created" and one "paid" announcement, no more
       expect(published.length).toBe(2);
@@ -38,14 +39,12 @@ describe("concurrent confirmations of one payment", () => {
       );
       const results = await Promise.all(attempts);
       expect(results.filter((r) => r.status !== 200)).toEqual([]);
-      const db = new Database(file, { readonly: true });
-      const rows = db
-        .query(
-          "SELECT payment_id, COUNT(*) AS n FROM payment_events WHERE type = 'paid' GROUP BY payment_id ORDER BY payment_id",
-        )
-        .all();
-      db.close();
-      expect(rows).toEqual(payments.map((p) => ({ payment_id: p.id, n: 1 })));
+      const rows = await queryDatabase(
+        databaseUrlForProcess(file, tmp.dir),
+        "SELECT payment_id, COUNT(*) AS n FROM payment_events WHERE type = 'paid' GROUP BY payment_id ORDER BY payment_id",
+      );
+      const byId = [...payments].sort((x, y) => x.id - y.id);
+      expect(rows).toEqual(byId.map((p) => ({ payment_id: p.id, n: 1 })));
     } finally {
       await a.stop();
       await b.stop();

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { BACKEND } from "./backend.ts";
 import { BUN, ROOT, spawnServer, TEST_API_KEY, TEST_WEBHOOK_SECRET, tempDir } from "./harness.ts";
 
 const base = { API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
@@ -147,7 +148,8 @@ describe("start-up as a process", () => {
       expect(await second.stop()).toBe(0);
       expect(second.output()).toContain(kept.api_key);
       expect(JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"))).toEqual(kept);
-      expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(true);
+      // The default SQLite file, created with its folder; on the PostgreSQL pass the process used PostgreSQL.
+      expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(BACKEND === "sqlite");
     } finally {
       tmp.cleanup();
     }

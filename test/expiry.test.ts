@@ -66,9 +66,10 @@ describe("expiry with an injected clock", () => {
       const announced = (await recorder.settled()).map((p) => ({ id: p.id, status: p.status }));
       expect(announced.filter((a) => a.id === due.id)).toEqual([{ id: due.id, status: "expired" }]);
       expect((await read(paid.id)).status).toBe("paid");
-      const events = app.db.$client
-        .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'expired'")
-        .get(due.id);
+      const [events] = await app.query(
+        "SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'expired'",
+        due.id,
+      );
       expect(events).toEqual({ n: 1 });
     } finally {
       off();

@@ -12,9 +12,9 @@ import { createInMemoryBus } from "../src/bus/memory.ts";
 import type { Clock, Ids } from "../src/clock.ts";
 import { randomIds } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
-import { openSqliteStorage } from "../src/db/sqlite/storage.ts";
 import type { Bus } from "../src/payments/events.ts";
 import type { Payment } from "../src/payments/model.ts";
+import { BACKEND, databaseUrlForProcess, openTestStorage } from "./backend.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath; // the bun running the tests
@@ -57,10 +57,12 @@ export interface TestAppOptions {
   trpcFastPath?: boolean;
 }
 
-/** Starts the app in this process on port 0 with a fresh SQLite file. */
+/** Starts the app in this process on port 0 with fresh storage of the run's backend (test/backend.ts). */
 export function startTestApp(options: TestAppOptions = {}) {
   const tmp = tempDir();
-  const databaseUrl = options.databaseFile ?? join(tmp.dir, "payments.sqlite");
+  const test = openTestStorage(tmp.dir, options.databaseFile);
+  const { storage } = test;
+  const databaseUrl = test.url;
   const config = loadConfig({
     NODE_ENV: "test",
     PORT: "0",
@@ -70,8 +72,6 @@ export function startTestApp(options: TestAppOptions = {}) {
     PAYMENT_TTL_SECONDS: "1800",
     ...options.env,
   });
-  const storage = openSqliteStorage(config.databaseUrl);
-  const db = storage.db;
   const clock = options.clock ?? manualClock();
   const bus = options.bus ?? createInMemoryBus();
   const app = createApp({
@@ -95,7 +95,9 @@ export function startTestApp(options: TestAppOptions = {}) {
   return {
     ...app,
     url,
-    db,
+    /** SQL both dialects understand, `?` placeholders; integers come back as numbers. */
+    query: test.query,
+    backend: BACKEND,
     config,
     clock,
     bus,
@@ -172,12 +174,22 @@ export interface ServerProcess {
 }
 
 /**
+ * The DATABASE_URL a server process gets: as given on SQLite; on PostgreSQL, a database of the run's
+ * cluster for each SQLite path (the same path, the same database), unless the test gave a postgres:// URL.
+ */
+function processDatabase(given: string | undefined, dir: string): { DATABASE_URL?: string } {
+  if (BACKEND === "sqlite" || (given !== undefined && /^postgres(ql)?:/.test(given))) return {};
+  return { DATABASE_URL: databaseUrlForProcess(given, dir) };
+}
+
+/**
  * Starts `bun src/index.ts` as a real process on port 0 and waits for its "listening" line.
  * cwd defaults to a temp folder so ./data/ of the checkout is never touched.
  */
 export async function spawnServer(env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+  const dir = cwd ?? tempDir("payments-proc-").dir;
   const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
-    cwd: cwd ?? tempDir("payments-proc-").dir,
+    cwd: dir,
     env: {
       PATH: process.env.PATH ?? "",
       NODE_ENV: "test",
@@ -186,6 +198,7 @@ export async function spawnServer(env: Record<string, string>, cwd?: string): Pr
       WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       LOG_LEVEL: "warn",
       ...env,
+      ...processDatabase(env.DATABASE_URL, dir),
     },
     stdout: "pipe",
     stderr: "pipe",

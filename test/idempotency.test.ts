@@ -17,16 +17,16 @@ beforeAll(() => {
 });
 afterAll(() => app.stop());
 
-const count = () => (app.db.$client.query("SELECT COUNT(*) AS n FROM payments").get() as { n: number }).n;
+const count = async () => Number((await app.query("SELECT COUNT(*) AS n FROM payments"))[0]!.n);
 const withKey = (key: string, apiKey = TEST_API_KEY) => merchantHeaders(apiKey, { "idempotency-key": key });
 
 describe("Idempotency-Key on POST /payments", () => {
   test("the same key and body returns the first response and creates nothing", async () => {
     const first = await restCreate(app.url, 10, withKey("order-1"));
-    const before = count();
+    const before = await count();
     const second = await restCreate(app.url, 10, withKey("order-1"));
     expect(second).toEqual(first);
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   test("254.3 and 254.30 are the same body", async () => {
@@ -41,10 +41,10 @@ describe("Idempotency-Key on POST /payments", () => {
 
   test("the same key with a different body → 422, nothing created", async () => {
     await restCreate(app.url, 10, withKey("order-3"));
-    const before = count();
+    const before = await count();
     const res = await restCreate(app.url, 11, withKey("order-3"));
     expect(res).toEqual({ status: 422, body: { message: "Idempotency key reused with different parameters" } });
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   test("keys are per merchant: another API key with the same key creates its own payment", async () => {
@@ -55,10 +55,10 @@ describe("Idempotency-Key on POST /payments", () => {
   });
 
   test("without a key every call creates", async () => {
-    const before = count();
+    const before = await count();
     await restCreate(app.url, 10);
     await restCreate(app.url, 10);
-    expect(count()).toBe(before + 2);
+    expect(await count()).toBe(before + 2);
   });
 
   test("a refused body does not burn the key", async () => {
@@ -99,7 +99,7 @@ describe("Idempotency-Key on POST /payments", () => {
     expect(kept.status).toBe(200);
     app.clock.advance(25 * 60 * 60 * 1000);
     await app.service.prune();
-    const rows = app.db.$client.query("SELECT COUNT(*) AS n FROM idempotency_keys WHERE key = 'order-old'").get();
+    const [rows] = await app.query("SELECT COUNT(*) AS n FROM idempotency_keys WHERE key = 'order-old'");
     expect(rows).toEqual({ n: 0 });
   });
 });

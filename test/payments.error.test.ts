@@ -60,7 +60,7 @@ describe("POST /payments refuses bad values with 400 Invalid value", () => {
   });
 
   test("nothing was created by any refused request", async () => {
-    expect(app.db.$client.query("SELECT COUNT(*) AS n FROM payments").get()).toEqual({ n: 0 });
+    expect((await app.query("SELECT COUNT(*) AS n FROM payments"))[0]).toEqual({ n: 0 });
   });
 });
 

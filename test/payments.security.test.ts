@@ -124,12 +124,12 @@ describe("the webhook is signature-checked", () => {
     const { p, body } = await payload();
     const headers = signWebhook(body, { id: "msg_replay_1" });
     expect((await post(body, headers)).status).toBe(200);
-    const events = () =>
-      app.db.$client.query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'").get(p.id);
-    expect(events()).toEqual({ n: 1 });
+    const events = async () =>
+      (await app.query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND type = 'paid'", p.id))[0];
+    expect(await events()).toEqual({ n: 1 });
     const replay = await post(body, headers);
     expect(replay.status).toBe(200);
-    expect(events()).toEqual({ n: 1 });
+    expect(await events()).toEqual({ n: 1 });
   });
 
   test("a webhook-id already used cannot confirm another payment", async () => {
@@ -162,10 +162,10 @@ describe("the webhook is signature-checked", () => {
 describe("errors and logs leak nothing", () => {
   test("an unexpected failure is a generic 500 with no stack trace, REST and tRPC", async () => {
     const broken = startTestApp();
-    // every payment query now fails inside SQLite
-    broken.db.$client.run(
-      "DROP TABLE idempotency_keys; DROP TABLE webhook_deliveries; DROP TABLE payment_events; DROP TABLE payments;",
-    );
+    // every payment query now fails inside the database
+    for (const table of ["idempotency_keys", "webhook_deliveries", "payment_events", "payments"]) {
+      await broken.query(`DROP TABLE ${table}`);
+    }
     try {
       const rest = await fetch(`${broken.url}/payments/1`, { headers: merchantHeaders() });
       expect(rest.status).toBe(500);

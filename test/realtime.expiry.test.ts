@@ -1,6 +1,6 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createPaymentWatchClient } from "../client/index.ts";
+import { queryDatabase } from "./backend.ts";
 import { openSocket, restCreate, type SocketProbe, waitUntil, wsUrl } from "./harness.ts";
 import { startTwoInstances } from "./redis.ts";
 
@@ -35,9 +35,11 @@ test("expiry is announced once, to watchers on both instances, within 2 s of the
     await Bun.sleep(600); // three more sweeps on each instance
     for (const s of sockets) expect(s.messages.filter((m) => m.payment?.status === "expired")).toHaveLength(1);
     expect(sseEvents.filter((p) => p.status === "expired")).toHaveLength(1);
-    const db = new Database(cluster.databaseFile, { readonly: true });
-    const events = db.query("SELECT type FROM payment_events WHERE payment_id = ? ORDER BY id").all(payment.id);
-    db.close();
+    const events = await queryDatabase(
+      cluster.databaseFile,
+      "SELECT type FROM payment_events WHERE payment_id = ? ORDER BY id",
+      payment.id,
+    );
     expect(events).toEqual([{ type: "created" }, { type: "expired" }]);
   } finally {
     sub.unsubscribe();

@@ -1,5 +1,5 @@
-import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
+import { databaseUrlForProcess, queryDatabase } from "./backend.ts";
 import { merchantHeaders, spawnServer, tempDir } from "./harness.ts";
 
 test("SIGTERM lets an in-flight request finish: a create whose body is still arriving completes and is kept", async () => {
@@ -38,9 +38,12 @@ test("SIGTERM lets an in-flight request finish: a create whose body is still arr
     const created = ((await res.json()) as any).payment;
     expect(created.value).toBe(42.5);
     expect(await server.proc.exited).toBe(0);
-    const db = new Database(file, { readonly: true });
-    expect(db.query("SELECT amount_cents FROM payments WHERE id = ?").get(created.id)).toEqual({ amount_cents: 4250 });
-    db.close();
+    const rows = await queryDatabase(
+      databaseUrlForProcess(file, tmp.dir),
+      "SELECT amount_cents FROM payments WHERE id = ?",
+      created.id,
+    );
+    expect(rows[0]).toEqual({ amount_cents: 4250 });
   } finally {
     await server.stop("SIGKILL");
     tmp.cleanup();

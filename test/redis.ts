@@ -101,9 +101,12 @@ export async function startRedis(): Promise<TestRedis> {
 /** Two real server processes sharing one SQLite file and one Redis, both ready (GET /readyz 200). */
 export async function startTwoInstances(env: Record<string, string> = {}) {
   const { spawnServer, tempDir, waitUntil } = await import("./harness.ts");
+  const { databaseUrlForProcess } = await import("./backend.ts");
   const redis = await startRedis();
   const tmp = tempDir("payments-cluster-");
-  const shared = { REDIS_URL: redis.url, DATABASE_URL: `${tmp.dir}/payments.sqlite`, ...env };
+  // A SQLite file both share, or on PostgreSQL a database of the run's cluster both share.
+  const database = env.DATABASE_URL ?? databaseUrlForProcess(`${tmp.dir}/payments.sqlite`, tmp.dir);
+  const shared = { REDIS_URL: redis.url, ...env, DATABASE_URL: database };
   // One after the other: the first applies the migrations.
   const a = await spawnServer(shared);
   const b = await spawnServer(shared);
@@ -113,6 +116,7 @@ export async function startTwoInstances(env: Record<string, string> = {}) {
     redis,
     a,
     b,
+    /** The DATABASE_URL both instances use (a SQLite path or a postgres:// URL); read it with queryDatabase. */
     databaseFile: shared.DATABASE_URL,
     async stop() {
       await Promise.all([a.stop("SIGKILL"), b.stop("SIGKILL")]);

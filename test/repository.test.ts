@@ -3,19 +3,18 @@
  * the service relies on from any database.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { openSqliteStorage, type SqliteStorage } from "../src/db/sqlite/storage.ts";
 import type { NewPayment, PaymentRepository, PaymentWrites } from "../src/payments/repository.ts";
+import { openTestStorage, type TestStorage } from "./backend.ts";
 import { tempDir } from "./harness.ts";
 
 let tmp: ReturnType<typeof tempDir>;
-let storage: SqliteStorage;
+let storage: TestStorage;
 let repo: PaymentRepository;
 
 beforeEach(() => {
   tmp = tempDir("repository-test-");
-  storage = openSqliteStorage(join(tmp.dir, "repo.sqlite"));
-  repo = storage.repository;
+  storage = openTestStorage(tmp.dir);
+  repo = storage.storage.repository;
 });
 afterEach(async () => {
   await storage.close();
@@ -89,7 +88,9 @@ describe("the payment repository", () => {
     expect(first.length).toBe(3);
     expect(second.length).toBe(2);
     expect(third).toEqual([]);
-    expect([...first, ...second].map((r) => r.id).sort((x, y) => x - y)).toEqual(due.map((r) => r.id));
+    expect([...first, ...second].map((r) => r.id).sort((x, y) => x - y)).toEqual(
+      due.map((r) => r.id).sort((x, y) => x - y),
+    );
     for (const r of [...first, ...second]) expect(r).toMatchObject({ status: "expired", expiredAt: T0 + 10 });
     expect((await repo.findById(live.id))?.status).toBe("pending");
     expect((await repo.findById(paidFirst.id))?.status).toBe("paid");

@@ -16,7 +16,7 @@ import { inputIssues, issuesForBody } from "../trpc/errors.ts";
 import { appRouter } from "../trpc/router.ts";
 import { createCallerFactory } from "../trpc/trpc.ts";
 import { MalformedJson, readJsonBody } from "./body.ts";
-import { json } from "./json.ts";
+import { json, unavailable } from "./json.ts";
 
 const callerFactory = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof callerFactory>;
@@ -132,6 +132,7 @@ export const restRoutes: RestRoute[] = [
 export function errorResponse(error: unknown, malformed?: MalformedJson): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
   const status = getHTTPStatusCodeFromError(trpcError);
+  if (status === 503) return unavailable();
   if (status >= 500) return json(status, { message: INTERNAL_ERROR_MESSAGE });
   const issues = inputIssues(trpcError);
   return json(status, {
@@ -174,7 +175,8 @@ export async function handleRest(
     const result = await route.call(caller, read.input as never);
     return json(200, result);
   } catch (error) {
-    if (!(error instanceof TRPCError) || getHTTPStatusCodeFromError(error) >= 500) onInternalError(error);
+    const status = error instanceof TRPCError ? getHTTPStatusCodeFromError(error) : 500;
+    if (status >= 500 && status !== 503) onInternalError(error);
     return errorResponse(error, read.input instanceof MalformedJson ? read.input : undefined);
   }
 }

@@ -2,11 +2,12 @@ import type { Server } from "bun";
 import type { Logger } from "pino";
 import { createRequestLog } from "../log.ts";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import { PaymentError } from "../payments/errors.ts";
 import type { WebSocketEndpoints } from "../realtime/websocket.ts";
 import type { CreateContext } from "../trpc/context.ts";
 import { checkBodyHeaders, HttpError } from "./body.ts";
 import type { DocsPage } from "./docs-page.ts";
-import { json } from "./json.ts";
+import { json, unavailable } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
@@ -128,6 +129,8 @@ export function createServer(deps: ServerDeps) {
       } catch (err) {
         if (err instanceof HttpError) {
           result = { route: url.pathname, response: json(err.status, { message: err.message }) };
+        } else if (err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE") {
+          result = { route: url.pathname, response: unavailable() };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
           result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };

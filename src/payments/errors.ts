@@ -5,7 +5,8 @@ export type PaymentErrorCode =
   | "PAYMENT_EXPIRED"
   | "IDEMPOTENCY_CONFLICT"
   | "WEBHOOK_ID_REUSED"
-  | "INVALID_QUERY";
+  | "INVALID_QUERY"
+  | "STORAGE_UNAVAILABLE";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
@@ -26,3 +27,7 @@ export const IdempotencyConflict = () =>
 export const WebhookIdReused = () =>
   new PaymentError("WEBHOOK_ID_REUSED", "webhook-id already used for another payment");
 export const InvalidQuery = (message: string) => new PaymentError("INVALID_QUERY", message);
+
+/** The database cannot take the request now (down, unreachable, out of space): the caller may retry later. */
+export const StorageUnavailable = (cause?: unknown) =>
+  Object.assign(new PaymentError("STORAGE_UNAVAILABLE", "Service unavailable"), { cause });

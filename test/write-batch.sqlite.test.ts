@@ -168,7 +168,7 @@ describe("payment writes that share one batch", () => {
   });
   afterEach(() => app.stop());
 
-  const count = (sql: string) => (app.db.$client.query(sql).get() as { n: number }).n;
+  const count = async (sql: string) => (await app.query(sql))[0]!.n;
   const merchant = "m1";
 
   test("the same idempotency key twice in one batch creates one payment; the second returns the first", async () => {
@@ -180,7 +180,7 @@ describe("payment writes that share one batch", () => {
     expect(first.created).toBe(true);
     expect(second.created).toBe(false);
     expect(second.payment).toEqual(first.payment);
-    expect(count("SELECT COUNT(*) AS n FROM payments")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM payments")).toBe(1);
     const announced = (await recorder.settled()).map((p) => p.id);
     expect(announced).toEqual([first.payment.id]);
   });
@@ -195,13 +195,13 @@ describe("payment writes that share one batch", () => {
     const reason = (second as PromiseRejectedResult).reason;
     expect(reason).toBeInstanceOf(PaymentError);
     expect(reason.code).toBe("IDEMPOTENCY_CONFLICT");
-    expect(count("SELECT COUNT(*) AS n FROM payments")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM payments")).toBe(1);
   });
 
   test("confirmations in one batch: one transition, an expired payment fails alone", async () => {
     const live = (await app.service.create({ amountCents: 500, merchant })).payment;
     const doomed = (await app.service.create({ amountCents: 700, merchant })).payment;
-    app.db.$client.run("UPDATE payments SET expires_at = 0 WHERE id = ?", [doomed.id]);
+    await app.query("UPDATE payments SET expires_at = 0 WHERE id = ?", doomed.id);
     const recorder = recordAnnouncements(app);
     const outcomes = await Promise.allSettled([
       app.service.confirm({ bankPaymentId: live.bankPaymentId, amountCents: 500, webhookId: "w1" }),
@@ -217,8 +217,8 @@ describe("payment writes that share one batch", () => {
       false,
       false,
     ]);
-    expect(count("SELECT COUNT(*) AS n FROM payment_events WHERE type = 'paid'")).toBe(1);
-    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM payment_events WHERE type = 'paid'")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_deliveries")).toBe(1);
     const announced = (await recorder.settled()).map((p) => `${p.id}:${p.status}`);
     expect(announced).toEqual([`${live.id}:paid`]);
   });

@@ -1,0 +1,322 @@
+import type { SQL } from "bun";
+import { and, count, desc, eq, gt, is, lt, lte, Param, Placeholder, type SQL as SqlFragment, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/bun-sql";
+import { StorageUnavailable } from "../../payments/errors.ts";
+import type { PaymentStatus } from "../../payments/model.ts";
+import type {
+  ListFilter,
+  PaymentRecord,
+  PaymentRepository,
+  PaymentWrites,
+  WriteFn,
+} from "../../payments/repository.ts";
+import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
+import { idempotencyKeys, paymentEvents, payments, webhookDeliveries } from "./schema.ts";
+
+const p = sql.placeholder;
+
+/** What runs a statement: the pool, or one transaction's connection. */
+type Runner = Pick<SQL, "unsafe">;
+type Row = Record<string, unknown>;
+
+/** A payments row as the driver returns it: bigint columns arrive as strings. */
+interface RawPaymentRow {
+  id: string;
+  bank_payment_id: string;
+  amount_cents: string;
+  status: PaymentStatus;
+  br_code: string;
+  created_at: string;
+  expires_at: string;
+  paid_at: string | null;
+  expired_at: string | null;
+}
+
+const num = (v: string | number | null) => (v === null ? null : Number(v));
+const toRecord = (r: RawPaymentRow): PaymentRecord => ({
+  id: Number(r.id),
+  bankPaymentId: r.bank_payment_id,
+  amountCents: Number(r.amount_cents),
+  status: r.status,
+  brCode: r.br_code,
+  createdAt: Number(r.created_at),
+  expiresAt: Number(r.expires_at),
+  paidAt: num(r.paid_at),
+  expiredAt: num(r.expired_at),
+});
+
+/**
+ * Drizzle writes the SQL from the schema, once; Bun's client runs it with positional parameters, on the
+ * pool or on a transaction's connection (a statement Drizzle prepared is tied to one of them).
+ */
+function compile<Values extends Record<string, unknown>>(query: { toSQL(): { sql: string; params: unknown[] } }) {
+  const { sql: text, params } = query.toSQL();
+  const slots: Array<{ name: keyof Values } | { value: unknown }> = params.map((param) => {
+    const inner = is(param, Param) ? param.value : param;
+    return is(inner, Placeholder) ? { name: inner.name as keyof Values } : { value: inner };
+  });
+  const bind = (values: Values) => slots.map((slot) => ("name" in slot ? values[slot.name] : slot.value));
+  return <T = Row>(runner: Runner, values: Values) => runner.unsafe(text, bind(values)) as Promise<T[]>;
+}
+
+/** A step that waits for one query: the write's generator yields the promise and is resumed with its rows. */
+function* query<T>(run: () => Promise<T>): Generator<unknown, T, unknown> {
+  return (yield run()) as T;
+}
+
+/** Runs a write's generator, awaiting each step it yields and throwing each step's error back into it. */
+async function drive<T>(fn: WriteFn<T>, tx: PaymentWrites): Promise<T> {
+  const it = fn(tx)[Symbol.iterator]();
+  let next = it.next();
+  while (!next.done) {
+    let value: unknown;
+    try {
+      value = await next.value;
+    } catch (err) {
+      if (!it.throw) throw err;
+      next = it.throw(err);
+      continue;
+    }
+    next = it.next(value);
+  }
+  return next.value;
+}
+
+/** SQLSTATEs after which the same write, run again from the start, can succeed. */
+const RETRYABLE = new Set(["40001", "40P01", "23505"]);
+const MAX_ATTEMPTS = 4;
+
+/** Longest any one repository call may take before the caller is told the database is unavailable. */
+export const QUERY_TIMEOUT_MS = 8000;
+
+/**
+ * True for failures of the database rather than of the request: no connection, a server shutting down or
+ * out of resources, a read-only server. The request may succeed later (503), unlike a constraint error.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const state = typeof e?.errno === "string" ? e.errno : "";
+  return (
+    /^ERR_POSTGRES_(CONNECTION|IDLE_TIMEOUT|LIFETIME_TIMEOUT|TLS|AUTHENTICATION|UNSUPPORTED_AUTH)/.test(code) ||
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND)$/.test(code) ||
+    /^(08|53|57|58)/.test(state) ||
+    state === "25006"
+  );
+}
+
+/** Runs one repository call within QUERY_TIMEOUT_MS, turning an outage into StorageUnavailable. */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(StorageUnavailable(new Error("database call timed out"))), QUERY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work(), timeout]);
+  } catch (err) {
+    throw isUnavailable(err) ? StorageUnavailable(err) : err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The PostgreSQL adapter of the payment repository. A write is one transaction (READ COMMITTED): the
+ * confirmation's conditional UPDATE … RETURNING re-checks its condition after waiting for a concurrent
+ * one, so exactly one wins; an idempotency key is claimed by its primary key, so of two racing writes one
+ * commits and the other fails with a unique violation and runs again, finding the key; the expiry sweep
+ * takes due rows with FOR UPDATE SKIP LOCKED, so instances sweeping at once never take the same row.
+ */
+export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
+  // Only to write SQL from the schema; statements run through `compile`.
+  const db = drizzle({ client: pool });
+
+  const insertPayment = compile<{
+    bankPaymentId: string;
+    amountCents: number;
+    brCode: string;
+    createdAt: number;
+    expiresAt: number;
+  }>(
+    db
+      .insert(payments)
+      .values({
+        bankPaymentId: p("bankPaymentId"),
+        amountCents: p("amountCents"),
+        status: "pending",
+        brCode: p("brCode"),
+        createdAt: p("createdAt"),
+        expiresAt: p("expiresAt"),
+      })
+      .returning(),
+  );
+  const insertEvent = compile<{ paymentId: number; type: string; at: number }>(
+    db
+      .insert(paymentEvents)
+      .values({ paymentId: p("paymentId"), type: p("type"), at: p("at") })
+      .returning({ id: paymentEvents.id }),
+  );
+  const byId = compile<{ id: number }>(
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.id, p("id"))),
+  );
+  const byBankId = compile<{ bankPaymentId: string }>(
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.bankPaymentId, p("bankPaymentId"))),
+  );
+  const lastEvent = compile<{ bankPaymentId: string }>(
+    db
+      .select({ id: sql<string>`coalesce(max(${paymentEvents.id}), 0)`.as("id") })
+      .from(paymentEvents)
+      .innerJoin(payments, eq(payments.id, paymentEvents.paymentId))
+      .where(eq(payments.bankPaymentId, p("bankPaymentId"))),
+  );
+  const markPaid = compile<{ id: number; now: number }>(
+    db
+      .update(payments)
+      .set({ status: "paid", paidAt: sql`${p("now")}` })
+      .where(and(eq(payments.id, p("id")), eq(payments.status, "pending"), gt(payments.expiresAt, p("now"))))
+      .returning(),
+  );
+  const due = and(eq(payments.status, "pending"), lte(payments.expiresAt, p("now")));
+  // The due rows are picked in a CTE: an IN (subquery … LIMIT … FOR UPDATE SKIP LOCKED) may be run more than
+  // once by the planner and then takes more than `limit` rows.
+  const dueRows = db
+    .$with("due")
+    .as(
+      db
+        .select({ id: payments.id })
+        .from(payments)
+        .where(due)
+        .orderBy(payments.id)
+        .limit(p("limit"))
+        .for("update", { skipLocked: true }),
+    );
+  const markExpired = compile<{ now: number; limit: number }>(
+    db
+      .with(dueRows)
+      .update(payments)
+      .set({ status: "expired", expiredAt: sql`${p("now")}` })
+      .from(dueRows)
+      .where(and(eq(payments.id, dueRows.id), due))
+      .returning(),
+  );
+  const findIdempotency = compile<{ merchant: string; key: string }>(
+    db
+      .select({ requestHash: idempotencyKeys.requestHash, paymentId: idempotencyKeys.paymentId })
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.merchant, p("merchant")), eq(idempotencyKeys.key, p("key")))),
+  );
+  const insertIdempotency = compile<{
+    merchant: string;
+    key: string;
+    requestHash: string;
+    paymentId: number;
+    createdAt: number;
+  }>(
+    db.insert(idempotencyKeys).values({
+      merchant: p("merchant"),
+      key: p("key"),
+      requestHash: p("requestHash"),
+      paymentId: p("paymentId"),
+      createdAt: p("createdAt"),
+    }),
+  );
+  const findReceipt = compile<{ webhookId: string }>(
+    db
+      .select({ paymentId: webhookDeliveries.paymentId })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.webhookId, p("webhookId"))),
+  );
+  const insertReceipt = compile<{ webhookId: string; paymentId: number; receivedAt: number }>(
+    db.insert(webhookDeliveries).values({
+      webhookId: p("webhookId"),
+      paymentId: p("paymentId"),
+      receivedAt: p("receivedAt"),
+    }),
+  );
+  const pruneIdempotency = compile<{ before: number }>(
+    db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, p("before"))),
+  );
+  const pruneReceipts = compile<{ before: number }>(
+    db.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, p("before"))),
+  );
+  const page = (filter: ListFilter) => {
+    const before = lt(payments.id, p("before"));
+    const where: SqlFragment = filter === "all" ? before : and(hasEffectiveStatus(payments, filter, p("now")), before)!;
+    return compile<{ before: number; limit: number; now: number }>(
+      db.select().from(payments).where(where).orderBy(desc(payments.id)).limit(p("limit")),
+    );
+  };
+  const pages = { all: page("all"), paid: page("paid"), pending: page("pending"), expired: page("expired") };
+  const byStatus = compile<{ now: number }>(
+    db
+      .select({ status: effectiveStatusColumn(payments, p("now")).as("status"), n: count().as("n") })
+      .from(payments)
+      .groupBy(sql`1`),
+  );
+
+  const first = async (rows: Promise<RawPaymentRow[]>) => {
+    const r = (await rows)[0];
+    return r && toRecord(r);
+  };
+
+  /** The steps of a write, on its transaction's connection. */
+  const writesOn = (tx: Runner): PaymentWrites => ({
+    findById: (id) => query(() => first(byId(tx, { id }))),
+    findByBankPaymentId: (bankPaymentId) => query(() => first(byBankId(tx, { bankPaymentId }))),
+    insertPayment: (v) => query(async () => toRecord((await insertPayment<RawPaymentRow>(tx, v))[0]!)),
+    insertEvent: (v) => query(async () => Number((await insertEvent<{ id: string }>(tx, v))[0]!.id)),
+    markPaid: (id, now) => query(() => first(markPaid(tx, { id, now }))),
+    markDueExpired: (now, limit) =>
+      query(async () => (await markExpired<RawPaymentRow>(tx, { now, limit })).map(toRecord)),
+    findIdempotencyKey: (merchant, key) =>
+      query(async () => {
+        const r = (await findIdempotency<{ request_hash: string; payment_id: string }>(tx, { merchant, key }))[0];
+        return r && { requestHash: r.request_hash, paymentId: Number(r.payment_id) };
+      }),
+    insertIdempotencyKey: (v) => query(async () => void (await insertIdempotency(tx, v))),
+    findWebhookReceipt: (webhookId) =>
+      query(async () => {
+        const r = (await findReceipt<{ payment_id: string }>(tx, { webhookId }))[0];
+        return r && { paymentId: Number(r.payment_id) };
+      }),
+    insertWebhookReceipt: (v) => query(async () => void (await insertReceipt(tx, v))),
+    pruneBefore: (before) =>
+      query(async () => {
+        await pruneIdempotency(tx, { before });
+        await pruneReceipts(tx, { before });
+      }),
+  });
+
+  return {
+    findById: (id) => guarded(() => first(byId(pool, { id }))),
+    findByBankPaymentId: (bankPaymentId) => guarded(() => first(byBankId(pool, { bankPaymentId }))),
+    list: (filter, v) => guarded(async () => (await pages[filter]<RawPaymentRow>(pool, v)).map(toRecord)),
+    lastEventId: (bankPaymentId) =>
+      guarded(async () => Number((await lastEvent<{ id: string }>(pool, { bankPaymentId }))[0]?.id ?? 0)),
+    countByStatus: (now) =>
+      guarded(async () => {
+        const counts: Record<PaymentStatus, number> = { pending: 0, paid: 0, expired: 0 };
+        for (const row of await byStatus<{ status: PaymentStatus; n: string }>(pool, { now })) {
+          counts[row.status] = Number(row.n);
+        }
+        return counts;
+      }),
+    write: (fn) =>
+      guarded(async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await pool.begin((tx) => drive(fn, writesOn(tx)));
+          } catch (err) {
+            const state = (err as { errno?: unknown }).errno;
+            if (attempt >= MAX_ATTEMPTS || typeof state !== "string" || !RETRYABLE.has(state)) throw err;
+          }
+        }
+      }),
+  };
+}
