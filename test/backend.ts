@@ -34,15 +34,7 @@ export function postgresForRun(): Promise<PostgresState> {
     const pg = await startPostgres();
     const template = await pg.createDatabase(TEMPLATE);
     await runMigrations(template);
-    const pid = pg.pid();
-    // The cluster lives as long as this test process: stopped (fast shutdown) when it exits.
-    process.once("exit", () => {
-      if (pid) {
-        try {
-          process.kill(pid, "SIGINT");
-        } catch {}
-      }
-    });
+    // It lives as long as this test process (test/postgres.ts stops it when the process is gone).
     return { pg, created: 0 };
   })();
   return state.__paymentsTestPostgres;

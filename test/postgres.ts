@@ -117,6 +117,18 @@ export async function startPostgres(options: { host?: string; listen?: string } 
   };
 
   await start();
+  // Whatever happens to this test process (a crash, SIGKILL, bun test not running exit handlers), the
+  // cluster goes with it: a watchdog shell stops the postmaster running at the time and removes the folder.
+  const watchdog = Bun.spawn(
+    [
+      "sh",
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+        `pid=$(head -1 ${data}/postmaster.pid 2>/dev/null) && kill -INT "$pid"; sleep 3; rm -rf ${dir}`,
+    ],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
+  watchdog.unref();
   let counter = 0;
   return {
     url: `postgres://postgres@${host}:${port}`,
@@ -152,19 +164,4 @@ function uidOf(user: string): number {
 }
 function gidOf(user: string): number {
   return Number(Bun.spawnSync(["id", "-g", user]).stdout.toString().trim());
-}
-
-let shared: Promise<TestPostgres> | null = null;
-
-/** One cluster for the whole test run (each test file makes its own databases in it); stopped at exit. */
-export function sharedPostgres(): Promise<TestPostgres> {
-  if (!shared) {
-    shared = startPostgres();
-    process.once("exit", () => {
-      void shared?.then((pg) => {
-        Bun.spawnSync(["pkill", "-INT", "-f", `-p ${pg.port} `]);
-      });
-    });
-  }
-  return shared;
 }
