@@ -1,5 +1,6 @@
 import { MAX_BODY_BYTES } from "../limits.ts";
 import { MESSAGES } from "../messages.ts";
+import { MalformedJson, parseStrictJson } from "../strict-json.ts";
 
 /** An HTTP-level refusal before any procedure runs (size, content type). */
 export class HttpError extends Error {
@@ -9,11 +10,6 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-/** Marks a body that is not JSON; it fails every input schema, so the procedure answers its own 400. */
-export class MalformedJson {
-  constructor(readonly reason: string) {}
 }
 
 export function checkBodyHeaders(req: Request): void {
@@ -30,11 +26,16 @@ export function checkBodyHeaders(req: Request): void {
 // A fatal decoder keeps no state between whole-buffer decodes, so one serves every request.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** A JSON body as read: its exact text, and its value or why it is not strict JSON. */
+export type JsonBody =
+  | { raw: string; json: unknown; malformed?: undefined }
+  | { raw: string; malformed: MalformedJson };
+
 /**
- * Reads a JSON request body: at most 64 KiB, UTF-8, JSON (an empty body is `{}`).
+ * Reads a JSON request body: at most 64 KiB, UTF-8, strict JSON (src/strict-json.ts; an empty body is `{}`).
  * Returns the raw text too, because webhook signatures cover the exact bytes.
  */
-export async function readJsonBody(req: Request): Promise<{ raw: string; json: unknown }> {
+export async function readJsonBody(req: Request): Promise<JsonBody> {
   checkBodyHeaders(req);
   const bytes = new Uint8Array(await req.arrayBuffer());
   if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
@@ -42,12 +43,9 @@ export async function readJsonBody(req: Request): Promise<{ raw: string; json: u
   try {
     raw = utf8.decode(bytes);
   } catch {
-    return { raw: "", json: new MalformedJson("Body is not valid UTF-8") };
+    return { raw: "", malformed: new MalformedJson("Body is not valid UTF-8") };
   }
   if (raw.trim() === "") return { raw, json: {} };
-  try {
-    return { raw, json: JSON.parse(raw) };
-  } catch {
-    return { raw, json: new MalformedJson("Body is not valid JSON") };
-  }
+  const parsed = parseStrictJson(raw);
+  return parsed.ok ? { raw, json: parsed.value } : { raw, malformed: parsed.error };
 }

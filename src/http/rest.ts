@@ -11,11 +11,12 @@ import {
   listPaymentsOutput,
   messageOutput,
 } from "../payments/schema.ts";
+import { MalformedJson } from "../strict-json.ts";
 import type { CreateContext, RequestInfo } from "../trpc/context.ts";
 import { inputIssues, issuesForBody } from "../trpc/errors.ts";
 import { appRouter } from "../trpc/router.ts";
 import { createCallerFactory } from "../trpc/trpc.ts";
-import { MalformedJson, readJsonBody } from "./body.ts";
+import { readJsonBody } from "./body.ts";
 import { json } from "./json.ts";
 
 const callerFactory = createCallerFactory(appRouter);
@@ -35,13 +36,19 @@ export interface RestRoute {
   /** Error statuses and their messages, for the OpenAPI document. */
   errors: Record<number, string>;
   /** Reads the procedure input from the request; null means "no such resource" (404). */
-  read: (req: Request, url: URL, match: RegExpExecArray) => Promise<{ input: unknown; rawBody?: string } | null>;
+  read: (
+    req: Request,
+    url: URL,
+    match: RegExpExecArray,
+  ) => Promise<{ input: unknown; rawBody?: string; malformed?: MalformedJson } | null>;
   call: (caller: Caller, input: never) => Promise<unknown>;
 }
 
 const bodyInput = async (req: Request) => {
-  const { raw, json } = await readJsonBody(req);
-  return { input: json, rawBody: raw };
+  const body = await readJsonBody(req);
+  return body.malformed
+    ? { input: undefined, rawBody: body.raw, malformed: body.malformed }
+    : { input: body.json, rawBody: body.raw };
 };
 
 const createRoute = (path: string, summary: string): RestRoute => ({
@@ -129,15 +136,15 @@ export const restRoutes: RestRoute[] = [
 ];
 
 /** The body and status a failed procedure call answers with; 5xx never carries details. */
-export function errorResponse(error: unknown, malformed?: MalformedJson): Response {
+export function errorResponse(error: unknown): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
   const status = getHTTPStatusCodeFromError(trpcError);
   if (status >= 500) return json(status, { message: INTERNAL_ERROR_MESSAGE });
   const issues = inputIssues(trpcError);
   return json(status, {
     message: trpcError.message,
-    ...(malformed ? { detail: malformed.reason } : {}),
-    ...(issues && !malformed ? { issues: issuesForBody(issues) } : {}),
+    ...(trpcError.cause instanceof MalformedJson ? { detail: trpcError.cause.reason } : {}),
+    ...(issues ? { issues: issuesForBody(issues) } : {}),
   });
 }
 
@@ -169,12 +176,12 @@ export async function handleRest(
 ): Promise<Response> {
   const read = await route.read(req, url, match);
   if (read === null) return json(404, { message: "Payment not found" });
-  const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody }));
+  const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody, malformedBody: read.malformed }));
   try {
     const result = await route.call(caller, read.input as never);
     return json(200, result);
   } catch (error) {
     if (!(error instanceof TRPCError) || getHTTPStatusCodeFromError(error) >= 500) onInternalError(error);
-    return errorResponse(error, read.input instanceof MalformedJson ? read.input : undefined);
+    return errorResponse(error);
   }
 }

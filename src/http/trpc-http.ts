@@ -3,6 +3,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
 import { MAX_BODY_BYTES } from "../limits.ts";
 import { MESSAGES } from "../messages.ts";
+import { ambiguityOf, type MalformedJson } from "../strict-json.ts";
 import type { Context, CreateContext, RequestInfo } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
 import { HttpError } from "./body.ts";
@@ -45,7 +46,7 @@ export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Pr
   const body = req.method === "POST" ? await readLimitedText(req) : undefined;
   /** The request for tRPC's adapter: its body was read above, so it is given again. */
   const again = () => (body === undefined ? req : rebuild(req, body));
-  if (deps.fastPath === false) return library(again(), deps);
+  if (deps.fastPath === false) return library(again(), withStrictInput(deps, body ?? url.searchParams.get("input")));
   const path = url.pathname.slice(ENDPOINT.length + 1);
   const proc = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
   const type = proc?._def.type;
@@ -56,21 +57,24 @@ export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Pr
     !(req.headers.get("accept") ?? "").includes("application/jsonl") &&
     ((req.method === "POST" && type === "mutation" && contentTypeOf(req) === "application/json") ||
       (req.method === "GET" && type === "query" && (contentTypeOf(req) ?? "application/json") === "application/json"));
-  if (!simple) return library(again(), deps);
+  if (!simple) return library(again(), withStrictInput(deps, body ?? url.searchParams.get("input")));
   trpcHttpCounts.fast++;
 
   // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
   const text = body ?? url.searchParams.get("input") ?? "";
-  const ctx = deps.createContext({
-    ...deps.request,
-    rawBody: req.headers.has("webhook-signature") ? text : undefined,
-  });
   let input: unknown;
   try {
     input = text ? JSON.parse(text) : undefined;
   } catch {
     return library(again(), deps); // tRPC answers its own parse error
   }
+  const malformedBody = text ? (ambiguityOf(text) ?? undefined) : undefined;
+  if (malformedBody) input = undefined;
+  const ctx = deps.createContext({
+    ...deps.request,
+    rawBody: req.headers.has("webhook-signature") ? text : undefined,
+    malformedBody,
+  });
   try {
     const data = await callTRPCProcedure({
       router: appRouter,
@@ -88,6 +92,22 @@ export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Pr
   } catch (cause) {
     return library(again(), deps, getTRPCErrorFromUnknown(cause), ctx);
   }
+}
+
+/**
+ * The deps with the request marked malformed when the input's text is valid JSON but not strict JSON
+ * (src/strict-json.ts); text that is not JSON at all is left to tRPC, which answers its own parse error.
+ */
+function withStrictInput(deps: TrpcHttpDeps, text: string | null | undefined): TrpcHttpDeps {
+  if (!text) return deps;
+  let malformedBody: MalformedJson | null;
+  try {
+    JSON.parse(text);
+    malformedBody = ambiguityOf(text);
+  } catch {
+    return deps;
+  }
+  return malformedBody ? { ...deps, request: { ...deps.request, malformedBody } } : deps;
 }
 
 /** The body as text (as `Request.text()` decodes it), refused with 413 past MAX_BODY_BYTES. */

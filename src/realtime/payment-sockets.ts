@@ -4,6 +4,7 @@ import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID } from "../payments/model.ts";
 import { presentPayment } from "../payments/present.ts";
+import { parseStrictJson } from "../strict-json.ts";
 import type { PaymentFeed, PaymentState } from "./feed.ts";
 
 /** Per-socket state of a /ws connection. */
@@ -147,13 +148,12 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
         ws.send(errorMessage("Expected a JSON text frame"));
         return;
       }
-      let msg: unknown;
-      try {
-        msg = JSON.parse(raw);
-      } catch {
-        ws.send(errorMessage("Malformed JSON"));
+      const parsed = parseStrictJson(raw);
+      if (!parsed.ok) {
+        ws.send(JSON.stringify({ type: "error", message: "Malformed JSON", detail: parsed.error.reason }));
         return;
       }
+      const msg = parsed.value;
       const { type, bank_payment_id } = (msg && typeof msg === "object" ? msg : {}) as Record<string, unknown>;
       switch (type) {
         case "subscribe":

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { AnyRouter, inferRouterContext } from "@trpc/server";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
 import type { ServerWebSocket } from "bun";
+import { parseStrictJson } from "../strict-json.ts";
 
 /** Per-socket state of a /trpc-ws connection. */
 export interface TrpcSocketData {
@@ -38,6 +39,20 @@ class BunSocketAsWs extends EventEmitter {
   }
 }
 
+/**
+ * tRPC's JSON text-frame encoding, read with the one strict reader (duplicate keys and inexact numbers are
+ * refused like malformed JSON: tRPC answers PARSE_ERROR).
+ */
+const strictJsonEncoder = {
+  encode: (data: unknown) => JSON.stringify(data),
+  decode(data: string | ArrayBuffer | Uint8Array) {
+    if (typeof data !== "string") throw new Error("Expected a JSON text frame");
+    const parsed = parseStrictJson(data);
+    if (!parsed.ok) throw parsed.error;
+    return parsed.value;
+  },
+};
+
 /** Serves a tRPC router over Bun WebSockets (the protocol of `wsLink`). */
 export function createTrpcSocketHandler<TRouter extends AnyRouter>(options: {
   router: TRouter;
@@ -50,6 +65,7 @@ export function createTrpcSocketHandler<TRouter extends AnyRouter>(options: {
     createContext: ({ res }: { res: unknown }) =>
       options.createContext((res as BunSocketAsWs & { request: Request }).request),
     onError: ({ error }: { error: unknown }) => options.onError?.(error),
+    experimental_encoder: strictJsonEncoder,
   } as never) as unknown as (client: unknown, req: unknown) => void;
 
   return {

@@ -1,5 +1,6 @@
 import type { PaymentService } from "../payments/service.ts";
 import type { PaymentFeed } from "../realtime/feed.ts";
+import type { MalformedJson } from "../strict-json.ts";
 import type { WebhookVerifier } from "../webhooks/standard-webhooks.ts";
 
 /** What procedures use, and nothing else; built once by the composition root (src/app.ts). */
@@ -21,6 +22,11 @@ export interface RequestInfo {
   headers: Headers;
   /** The raw body, kept for webhook signature checks (the signature covers the exact bytes). */
   rawBody?: string;
+  /**
+   * Set when the text the input came from is not strict JSON (src/strict-json.ts): every procedure then
+   * answers its own 400, after its authentication, as for any other invalid input.
+   */
+  malformedBody?: MalformedJson;
 }
 
 export type Context = ProcedureDeps & { request: RequestInfo };

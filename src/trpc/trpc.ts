@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import { MalformedJson } from "../strict-json.ts";
 import type { Context } from "./context.ts";
 import { type InputIssue, inputIssues, issuesForBody, toTRPCError } from "./errors.ts";
 
@@ -30,6 +31,7 @@ const t = initTRPC
           code: shape.data.code,
           httpStatus: shape.data.httpStatus,
           path: shape.data.path,
+          ...(error.cause instanceof MalformedJson ? { detail: error.cause.reason } : {}),
           ...(issues ? { issues: issuesForBody(issues) } : {}),
         },
       };
@@ -48,17 +50,31 @@ function contractResult<R extends { ok: boolean }>(result: R, meta: Meta | undef
   if (result.ok) return result;
   const error = (result as unknown as { error: TRPCError }).error;
   const issues = inputIssues(error);
-  if (issues && meta) {
-    const message = typeof meta.invalidInput === "function" ? meta.invalidInput(issues) : meta.invalidInput;
-    throw new TRPCError({ code: "BAD_REQUEST", message, cause: error.cause });
-  }
+  if (issues && meta)
+    throw new TRPCError({ code: "BAD_REQUEST", message: invalidInput(meta, issues), cause: error.cause });
   throw toTRPCError(error);
+}
+
+const invalidInput = (meta: Meta | undefined, issues: InputIssue[]) =>
+  meta === undefined
+    ? "Invalid input"
+    : typeof meta.invalidInput === "function"
+      ? meta.invalidInput(issues)
+      : meta.invalidInput;
+
+/** A body that is not strict JSON is the procedure's own invalid input (its 400 message, the reason as detail). */
+function refuseMalformedBody(ctx: Context, meta: Meta | undefined): void {
+  const malformed = ctx.request.malformedBody;
+  if (malformed) throw new TRPCError({ code: "BAD_REQUEST", message: invalidInput(meta, []), cause: malformed });
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** Open to anyone holding the capability in its input (payers' pages, health). */
-export const publicProcedure = t.procedure.use(async ({ meta, next }) => contractResult(await next(), meta));
+export const publicProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+  refuseMalformedBody(ctx, meta);
+  return contractResult(await next(), meta);
+});
 
 /** Merchant back ends: `Authorization: Bearer <api key>`, compared in constant time. */
 export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
@@ -67,6 +83,7 @@ export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => 
   const presented = match ? digest(match[1]!) : null;
   const known = presented && knownKeys(ctx.apiKeys).find((key) => timingSafeEqual(key.digest, presented));
   if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
+  refuseMalformedBody(ctx, meta);
   return contractResult(await next({ ctx: { merchant: known.merchant } }), meta);
 });
 
@@ -101,5 +118,6 @@ export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   } catch {
     throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.invalidSignature });
   }
+  refuseMalformedBody(ctx, meta);
   return contractResult(await next({ ctx: { webhookId } }), meta);
 });
