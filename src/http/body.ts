@@ -12,15 +12,20 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * `application/json`, optionally with `charset=utf-8`: bodies are read as UTF-8, so another charset would be
+ * misread, and other `+json` types are other formats.
+ */
+const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;\s*charset\s*=\s*(?:utf-8|"utf-8")\s*)?$/i;
+
+/** Refuses, before reading, a body declared too large (413) or not JSON (415). */
 export function checkBodyHeaders(req: Request): void {
   const length = req.headers.get("content-length");
   if (length !== null && Number(length) > MAX_BODY_BYTES) {
     throw new HttpError(413, MESSAGES.bodyTooLarge);
   }
   const type = req.headers.get("content-type");
-  if (type !== null && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type.trim())) {
-    throw new HttpError(415, MESSAGES.unsupportedMediaType);
-  }
+  if (type !== null && !JSON_CONTENT_TYPE.test(type)) throw new HttpError(415, MESSAGES.unsupportedMediaType);
 }
 
 // A fatal decoder keeps no state between whole-buffer decodes, so one serves every request.

@@ -15,7 +15,7 @@ import { MalformedJson } from "../strict-json.ts";
 import type { CreateContext, RequestInfo } from "../trpc/context.ts";
 import { inputIssues, issuesForBody } from "../trpc/errors.ts";
 import { appRouter } from "../trpc/router.ts";
-import { createCallerFactory } from "../trpc/trpc.ts";
+import { authenticatedMerchant, createCallerFactory } from "../trpc/trpc.ts";
 import { readJsonBody } from "./body.ts";
 import { json } from "./json.ts";
 
@@ -159,8 +159,9 @@ export function matchRestRoute(method: string, pathname: string): RestMatch | { 
   for (const route of restRoutes) {
     const match = route.pattern.exec(pathname);
     if (!match) continue;
-    if (route.method === method) return { route, match };
-    allowed.push(route.method);
+    // HEAD is GET without the body (Bun sends the headers only).
+    if (route.method === method || (method === "HEAD" && route.method === "GET")) return { route, match };
+    allowed.push(...(route.method === "GET" ? ["GET", "HEAD"] : [route.method]));
   }
   return allowed.length ? { allowed } : null;
 }
@@ -175,7 +176,13 @@ export async function handleRest(
   onInternalError: (error: unknown) => void,
 ): Promise<Response> {
   const read = await route.read(req, url, match);
-  if (read === null) return json(404, { message: "Payment not found" });
+  if (read === null) {
+    // No such resource, but a caller without a key must not learn even that: 401 comes first.
+    if (route.security === "merchant" && authenticatedMerchant(createContext(request)) === null) {
+      return json(401, { message: MESSAGES.unauthorized });
+    }
+    return json(404, { message: "Payment not found" });
+  }
   const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody, malformedBody: read.malformed }));
   try {
     const result = await route.call(caller, read.input as never);

@@ -76,15 +76,24 @@ export const publicProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   return contractResult(await next(), meta);
 });
 
-/** Merchant back ends: `Authorization: Bearer <api key>`, compared in constant time. */
-export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+/**
+ * The merchant a request's `Authorization: Bearer <api key>` names, or null; keys compared in constant time.
+ * Exported for the REST routes that must say 401 before 404 without running a procedure.
+ */
+export function authenticatedMerchant(ctx: Pick<Context, "request" | "apiKeys">): string | null {
   const header = ctx.request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const presented = match ? digest(match[1]!) : null;
   const known = presented && knownKeys(ctx.apiKeys).find((key) => timingSafeEqual(key.digest, presented));
-  if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
+  return known ? known.merchant : null;
+}
+
+/** Merchant back ends: `Authorization: Bearer <api key>`. */
+export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+  const merchant = authenticatedMerchant(ctx);
+  if (merchant === null) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
   refuseMalformedBody(ctx, meta);
-  return contractResult(await next({ ctx: { merchant: known.merchant } }), meta);
+  return contractResult(await next({ ctx: { merchant } }), meta);
 });
 
 const knownKeysCache = new WeakMap<readonly string[], Array<{ digest: Buffer; merchant: string }>>();
