@@ -4,7 +4,7 @@ import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config.ts";
 import { openStorage } from "./db/open.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { SERVE_OPTIONS } from "./http/server.ts";
 import { createLogger } from "./log.ts";
 import type { Bus } from "./payments/events.ts";
 
@@ -35,12 +35,9 @@ const app = createApp({
 });
 
 const server = Bun.serve({
+  ...SERVE_OPTIONS,
   port: config.port,
   hostname: "0.0.0.0",
-  // Hard cap well above our own 64 KiB check, which answers with the contract's message.
-  maxRequestBodySize: MAX_BODY_BYTES * 4,
-  // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
-  idleTimeout: 30,
   fetch: app.server.fetch,
   websocket: app.server.websocket,
 });

@@ -13,6 +13,7 @@ import type { Clock, Ids } from "../src/clock.ts";
 import { randomIds } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import { openSqliteStorage } from "../src/db/sqlite/storage.ts";
+import { SERVE_OPTIONS } from "../src/http/server.ts";
 import type { Bus } from "../src/payments/events.ts";
 import type { Payment } from "../src/payments/model.ts";
 
@@ -85,6 +86,7 @@ export function startTestApp(options: TestAppOptions = {}) {
     trpcFastPath: options.trpcFastPath,
   });
   const server = Bun.serve({
+    ...SERVE_OPTIONS,
     port: 0,
     hostname: "127.0.0.1",
     fetch: app.server.fetch,

@@ -28,6 +28,51 @@ export function checkBodyHeaders(req: Request): void {
   if (type !== null && !JSON_CONTENT_TYPE.test(type)) throw new HttpError(415, MESSAGES.unsupportedMediaType);
 }
 
+/** The client went away before its body arrived: nobody is left to answer, and it is not our failure. */
+export class ClientGone extends Error {
+  constructor() {
+    super("The client closed the connection before its body arrived");
+    this.name = "ClientGone";
+  }
+}
+
+/**
+ * Reads the body as it arrives and stops at MAX_BODY_BYTES + 1 with a 413, whether or not it declared its
+ * length (a chunked body declares none). Bun's own cap (SERVE_OPTIONS) is set far above, so it never
+ * answers in our place with an empty 413, nor fails the stream under us.
+ */
+export async function readBodyBytes(req: Request): Promise<Uint8Array> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > MAX_BODY_BYTES) {
+        void reader.cancel().catch(() => {});
+        throw new HttpError(413, MESSAGES.bodyTooLarge);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // Bun fails the stream with an AbortError when the connection closes mid-body.
+    if (req.signal.aborted || (err as Error | undefined)?.name === "AbortError") throw new ClientGone();
+    throw err;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
 // A fatal decoder keeps no state between whole-buffer decodes, so one serves every request.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -42,8 +87,7 @@ export type JsonBody =
  */
 export async function readJsonBody(req: Request): Promise<JsonBody> {
   checkBodyHeaders(req);
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
+  const bytes = await readBodyBytes(req);
   let raw: string;
   try {
     raw = utf8.decode(bytes);

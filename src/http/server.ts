@@ -4,13 +4,28 @@ import { createRequestLog } from "../log.ts";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import type { WebSocketEndpoints } from "../realtime/websocket.ts";
 import type { CreateContext } from "../trpc/context.ts";
-import { checkBodyHeaders, HttpError } from "./body.ts";
+import { ClientGone, checkBodyHeaders, HttpError } from "./body.ts";
 import type { DocsPage } from "./docs-page.ts";
 import { json } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
 import { handleTrpc } from "./trpc-http.ts";
+
+/**
+ * Bun.serve options of the HTTP surface, for src/index.ts and the tests alike. Bun's body cap is set far
+ * above our own 64 KiB (src/http/body.ts reads bodies as they arrive and stops there), so our 413 with its
+ * message answers every oversized body: Bun's own is empty, and on a chunked body it fails the stream
+ * mid-read. A body nobody reads is discarded by Bun as it arrives, not kept.
+ */
+export const SERVE_OPTIONS = {
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
+  idleTimeout: 30,
+} as const;
+
+/** Status logged and counted for a client that left mid-request (nginx's "client closed request"). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** A response and the route label it is logged and counted under. */
 export interface Routed {
@@ -128,6 +143,9 @@ export function createServer(deps: ServerDeps) {
       } catch (err) {
         if (err instanceof HttpError) {
           result = { route: url.pathname, response: json(err.status, { message: err.message }) };
+        } else if (err instanceof ClientGone) {
+          // Nobody will read this answer; it is logged and counted as what it is, not as our 500.
+          result = { route: url.pathname, response: new Response(null, { status: CLIENT_CLOSED_REQUEST }) };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
           result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };

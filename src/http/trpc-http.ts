@@ -1,12 +1,10 @@
 import { callTRPCProcedure, getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
-import { MAX_BODY_BYTES } from "../limits.ts";
-import { MESSAGES } from "../messages.ts";
 import { ambiguityOf, type MalformedJson } from "../strict-json.ts";
 import type { Context, CreateContext, RequestInfo } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
-import { HttpError } from "./body.ts";
+import { readBodyBytes } from "./body.ts";
 
 const ENDPOINT = "/trpc";
 // At run time `_def.procedures` is flat, keyed by dotted path (what tRPC's own getProcedureAtPath reads).
@@ -29,7 +27,8 @@ export interface TrpcHttpDeps {
 
 /**
  * HTTP tRPC at /trpc. Every POST body is read here, within the 64 KiB limit: tRPC's adapter reads bodies
- * itself with no limit of its own (Bun's cap is 256 KiB), and a chunked body declares no length.
+ * itself with no limit of its own (Bun's cap is set far above ours, SERVE_OPTIONS), and a chunked body
+ * declares no length.
  *
  * tRPC's fetch adapter (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common
  * one — one query (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`), not batched,
@@ -112,9 +111,7 @@ function withStrictInput(deps: TrpcHttpDeps, text: string | null | undefined): T
 
 /** The body as text (as `Request.text()` decodes it), refused with 413 past MAX_BODY_BYTES. */
 async function readLimitedText(req: Request): Promise<string> {
-  const bytes = await req.arrayBuffer();
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
-  return utf8.decode(bytes);
+  return utf8.decode(await readBodyBytes(req));
 }
 const utf8 = new TextDecoder();
 
