@@ -1,4 +1,4 @@
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { MAX_BODY_BYTES, MAX_TRPC_BATCH_CALLS } from "./limits.ts";
 
 /**
  * The messages of every refusal that is not a domain error (those are in src/payments/errors.ts), for
@@ -14,6 +14,7 @@ export const MESSAGES = {
   internal: "Internal server error",
   unavailable: "Service unavailable",
   expectedUpgrade: "Expected a WebSocket upgrade",
+  batchTooLarge: `Too many calls in one batch (at most ${MAX_TRPC_BATCH_CALLS})`,
 } as const;
 
 /** The body of every 5xx: never any detail of what went wrong. */

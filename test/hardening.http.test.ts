@@ -111,3 +111,50 @@ describe("webhook-timestamp is whole seconds, as Standard Webhooks writes it", (
     expect((await confirm((s) => String(s))).status).toBe(200);
   });
 });
+
+describe("tRPC batches carry at most 10 calls", () => {
+  const batchPath = (n: number, procedure = "payments.create") =>
+    `/trpc/${Array.from({ length: n }, () => procedure).join(",")}?batch=1`;
+  const bodyOf = (n: number) =>
+    JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { value: 1 }])));
+  const count = () => (app.db.$client.query("SELECT COUNT(*) AS n FROM payments").get() as { n: number }).n;
+
+  test("a batch of 10 creates runs", async () => {
+    const before = count();
+    const res = await fetch(`${app.url}${batchPath(10)}`, {
+      method: "POST",
+      headers: merchantHeaders(),
+      body: bodyOf(10),
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()) as unknown[]).toHaveLength(10);
+    expect(count()).toBe(before + 10);
+  });
+
+  test("a batch of 11 is 400 with a message, and runs none of them", async () => {
+    const before = count();
+    const res = await fetch(`${app.url}${batchPath(11)}`, {
+      method: "POST",
+      headers: merchantHeaders(),
+      body: bodyOf(11),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: "Too many calls in one batch (at most 10)" });
+    expect(count()).toBe(before);
+  });
+
+  test("900 keyless calls in one small GET are refused as one 400, before any of them runs", async () => {
+    const path = batchPath(900, "payments.get");
+    expect(path.length).toBeLessThan(17_000);
+    const res = await fetch(`${app.url}${path}&input=%7B%7D`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: "Too many calls in one batch (at most 10)" });
+  });
+
+  test("the typed client splits 25 calls made at once into batches the server takes", async () => {
+    const { createPaymentClient } = await import("../client/index.ts");
+    const client = createPaymentClient({ url: app.url, apiKey: merchantHeaders().authorization.slice(7) });
+    const created = await Promise.all(Array.from({ length: 25 }, () => client.payments.create.mutate({ value: 2 })));
+    expect(new Set(created.map((c) => c.payment.id)).size).toBe(25);
+  });
+});

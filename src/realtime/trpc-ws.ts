@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { AnyRouter, inferRouterContext } from "@trpc/server";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
 import type { ServerWebSocket } from "bun";
+import { MAX_TRPC_BATCH_CALLS } from "../limits.ts";
 import { parseStrictJson } from "../strict-json.ts";
 
 /** Per-socket state of a /trpc-ws connection. */
@@ -66,6 +67,7 @@ export function createTrpcSocketHandler<TRouter extends AnyRouter>(options: {
       options.createContext((res as BunSocketAsWs & { request: Request }).request),
     onError: ({ error }: { error: unknown }) => options.onError?.(error),
     experimental_encoder: strictJsonEncoder,
+    maxBatchSize: MAX_TRPC_BATCH_CALLS,
   } as never) as unknown as (client: unknown, req: unknown) => void;
 
   return {
