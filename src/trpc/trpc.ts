@@ -62,6 +62,16 @@ const invalidInput = (meta: Meta | undefined, issues: InputIssue[]) =>
       ? meta.invalidInput(issues)
       : meta.invalidInput;
 
+/**
+ * /trpc-ws serves subscriptions only: a merchant's calls belong on /trpc, and a socket cannot send what a
+ * webhook signature covers. Refused before the key is checked, so keyless calls there cost nothing more.
+ */
+function refuseOverSocket(ctx: Context, type: string): void {
+  if (ctx.request.socket && type !== "subscription") {
+    throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: MESSAGES.socketsServeSubscriptionsOnly });
+  }
+}
+
 /** A body that is not strict JSON is the procedure's own invalid input (its 400 message, the reason as detail). */
 function refuseMalformedBody(ctx: Context, meta: Meta | undefined): void {
   const malformed = ctx.request.malformedBody;
@@ -71,7 +81,8 @@ function refuseMalformedBody(ctx: Context, meta: Meta | undefined): void {
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** Open to anyone holding the capability in its input (payers' pages, health). */
-export const publicProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
   refuseMalformedBody(ctx, meta);
   return contractResult(await next(), meta);
 });
@@ -89,7 +100,8 @@ export function authenticatedMerchant(ctx: Pick<Context, "request" | "apiKeys">)
 }
 
 /** Merchant back ends: `Authorization: Bearer <api key>`. */
-export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+export const merchantProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
   const merchant = authenticatedMerchant(ctx);
   if (merchant === null) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
   refuseMalformedBody(ctx, meta);
@@ -115,7 +127,8 @@ function knownKeys(apiKeys: readonly string[]) {
 }
 
 /** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
-export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+export const webhookProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
   const h = ctx.request.headers;
   let webhookId: string;
   try {
