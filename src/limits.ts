@@ -21,6 +21,9 @@ export const WS_IDLE_TIMEOUT_SECONDS = 60;
 /** Bytes queued for a slow reader before it is dropped, so it cannot grow memory without bound. */
 export const WS_BACKPRESSURE_BYTES = 256 * 1024;
 
+/** QR images kept after their first drawing (LRU; a PNG is ~5 KB, so ~5 MB at most). */
+export const QR_CACHE_ENTRIES = 1000;
+
 /** Defaults of the caps that can be configured (src/config.ts names their variables). */
 export const DEFAULT_LIMITS = {
   /** WS_MAX_CONNECTIONS: open sockets per instance, both paths; upgrades over it get 503. */
