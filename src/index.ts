@@ -3,7 +3,8 @@ import { createInMemoryBus } from "./bus/memory.ts";
 import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config.ts";
-import { openStorage } from "./db/open.ts";
+import { describeError, openStorage, redactDatabaseUrl } from "./db/open.ts";
+import type { Storage } from "./db/storage.ts";
 import { SERVE_OPTIONS } from "./http/server.ts";
 import { createLogger } from "./log.ts";
 import type { Bus } from "./payments/events.ts";
@@ -20,7 +21,14 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const storage = await openStorage(config.databaseUrl);
+let storage: Storage;
+try {
+  storage = await openStorage(config.databaseUrl);
+} catch (err) {
+  // A folder that cannot be created, a read-only file or disk: one line that says so, not a stack trace.
+  console.error(`Cannot open the database ${redactDatabaseUrl(config.databaseUrl)}: ${describeError(err)}`);
+  process.exit(1);
+}
 const bus: Bus = config.redisUrl
   ? await createRedisBus({ url: config.redisUrl, logger })
   : createInMemoryBus((err) => logger.error({ err }, "bus listener failed"));

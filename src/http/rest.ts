@@ -139,7 +139,12 @@ export const restRoutes: RestRoute[] = [
 export function errorResponse(error: unknown): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
   const status = getHTTPStatusCodeFromError(trpcError);
-  if (status >= 500) return json(status, { message: INTERNAL_ERROR_MESSAGE });
+  // A 503 says what is unavailable (its message is ours, e.g. "Service unavailable"); other 5xx say nothing.
+  if (status >= 500) {
+    return json(status, {
+      message: trpcError.code === "SERVICE_UNAVAILABLE" ? trpcError.message : INTERNAL_ERROR_MESSAGE,
+    });
+  }
   const issues = inputIssues(trpcError);
   return json(status, {
     message: trpcError.message,

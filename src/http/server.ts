@@ -1,7 +1,8 @@
 import type { Server } from "bun";
 import type { Logger } from "pino";
-import { createRequestLog } from "../log.ts";
+import { createCountingLog, createRequestLog } from "../log.ts";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import { isStorageUnavailable } from "../payments/errors.ts";
 import type { WebSocketEndpoints } from "../realtime/websocket.ts";
 import type { CreateContext } from "../trpc/context.ts";
 import { ClientGone, checkBodyHeaders, HttpError } from "./body.ts";
@@ -23,6 +24,9 @@ export const SERVE_OPTIONS = {
   // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
   idleTimeout: 30,
 } as const;
+
+/** Seconds every 503 asks its client to wait (the Retry-After header): storage or capacity, it is temporary. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** Status logged and counted for a client that left mid-request (nginx's "client closed request"). */
 export const CLIENT_CLOSED_REQUEST = 499;
@@ -63,13 +67,22 @@ export interface ServerDeps {
 export function createServer(deps: ServerDeps) {
   const { logger, createContext, checkout, docs, sockets, metrics } = deps;
   const logRequest = createRequestLog(logger);
+  // While the disk is full every write fails: one warning of counts every 10 s, not a stack per request.
+  const storageLog = createCountingLog(logger, "database unavailable", { level: "warn" });
+  /** Logs a failure that is ours: a storage outage is counted, anything else logged with its stack. */
+  const reportFailure = (err: unknown, requestId: string) => {
+    const domain = err instanceof Error && isStorageUnavailable(err.cause) ? err.cause : err;
+    if (isStorageUnavailable(domain))
+      storageLog.note((domain.cause as { code?: string } | undefined)?.code ?? "unknown");
+    else logger.error({ err, request_id: requestId }, "unexpected error");
+  };
   let openApi: string | undefined;
   let inFlight = 0;
 
   async function route(req: Request, url: URL, requestId: string): Promise<Routed> {
     const path = url.pathname;
     const request = { requestId, headers: req.headers };
-    const logInternal = (err: unknown) => logger.error({ err, request_id: requestId }, "unexpected error");
+    const logInternal = (err: unknown) => reportFailure(err, requestId);
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       checkBodyHeaders(req);
@@ -78,6 +91,7 @@ export function createServer(deps: ServerDeps) {
         createContext,
         onError: (error) => {
           if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
+          else if (isStorageUnavailable(error.cause)) logInternal(error);
         },
         fastPath: deps.trpcFastPath,
       });
@@ -146,6 +160,9 @@ export function createServer(deps: ServerDeps) {
         } else if (err instanceof ClientGone) {
           // Nobody will read this answer; it is logged and counted as what it is, not as our 500.
           result = { route: url.pathname, response: new Response(null, { status: CLIENT_CLOSED_REQUEST }) };
+        } else if (isStorageUnavailable(err)) {
+          reportFailure(err, requestId);
+          result = { route: url.pathname, response: json(503, { message: MESSAGES.unavailable }) };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
           result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
@@ -154,6 +171,9 @@ export function createServer(deps: ServerDeps) {
         inFlight--;
       }
       result.response.headers.set("x-request-id", requestId);
+      if (result.response.status === 503 && !result.response.headers.has("retry-after")) {
+        result.response.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
+      }
       logRequest({
         method: req.method,
         route: result.route,

@@ -5,15 +5,17 @@ export type PaymentErrorCode =
   | "PAYMENT_EXPIRED"
   | "IDEMPOTENCY_CONFLICT"
   | "WEBHOOK_ID_REUSED"
-  | "INVALID_QUERY";
+  | "INVALID_QUERY"
+  | "STORAGE_UNAVAILABLE";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
   constructor(
     readonly code: PaymentErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "PaymentError";
   }
 }
@@ -26,3 +28,14 @@ export const IdempotencyConflict = () =>
 export const WebhookIdReused = () =>
   new PaymentError("WEBHOOK_ID_REUSED", "webhook-id already used for another payment");
 export const InvalidQuery = (message: string) => new PaymentError("INVALID_QUERY", message);
+/**
+ * The database cannot take writes (or reads) now: disk full, read-only, I/O error, unreachable. Each storage
+ * adapter maps its own failures to it (the cause keeps the driver's error, for the log); callers are told
+ * 503 and to retry, and /readyz says not ready until writes work again.
+ */
+export const StorageUnavailable = (cause?: unknown) =>
+  new PaymentError("STORAGE_UNAVAILABLE", "Service unavailable", { cause });
+
+/** True for a StorageUnavailable error. */
+export const isStorageUnavailable = (err: unknown): err is PaymentError =>
+  err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE";

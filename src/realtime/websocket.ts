@@ -25,9 +25,6 @@ export const TRPC_WS_PATH = "/trpc-ws";
 /** Close code for a socket that keeps sending past its message rate (RFC 6455: policy violation). */
 export const CLOSE_FLOODING = 1008;
 
-/** Seconds a client refused for too many sockets is told to wait. */
-const RETRY_AFTER_SECONDS = 5;
-
 /** The configurable caps of the sockets (src/config.ts; src/limits.ts has the fixed ones). */
 export interface SocketLimits {
   /** Open sockets on this instance, both paths; upgrades over it get 503. */
@@ -146,15 +143,13 @@ export function createWebSocketEndpoints<TRouter extends AnyRouter>(deps: WebSoc
      */
     upgrade(req: Request, url: URL, server: Server<unknown> | undefined): true | Response | null {
       if (url.pathname !== PAYMENTS_WS_PATH && url.pathname !== TRPC_WS_PATH) return null;
-      const notUpgraded = (status: number, message: string, headers?: Record<string, string>) =>
-        Response.json({ message }, { status, headers });
+      const notUpgraded = (status: number, message: string) => Response.json({ message }, { status });
       if (req.method !== "GET" || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return notUpgraded(426, MESSAGES.expectedUpgrade);
       }
       if (!server) return notUpgraded(501, "WebSockets are not served here");
-      if (connections >= limits.maxConnections) {
-        return notUpgraded(503, MESSAGES.tooManySockets, { "retry-after": String(RETRY_AFTER_SECONDS) });
-      }
+      // 503 (with Retry-After, as every 503 of the HTTP surface): other instances may have room.
+      if (connections >= limits.maxConnections) return notUpgraded(503, MESSAGES.tooManySockets);
       payments.attach(server);
       const guards = { rate: createMessageBucket(limits.messageRate, now) };
       const watches = budget.connection();

@@ -10,6 +10,7 @@ const codeFor: Record<PaymentErrorCode, TRPC_ERROR_CODE_KEY> = {
   PAYMENT_EXPIRED: "CONFLICT",
   WEBHOOK_ID_REUSED: "CONFLICT",
   IDEMPOTENCY_CONFLICT: "UNPROCESSABLE_CONTENT",
+  STORAGE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 };
 
 /** Schema issues as tRPC's input parser reports them (zod errors carry an `issues` array). */
