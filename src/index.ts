@@ -6,7 +6,8 @@ import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config
 import { describeError, openStorage, redactDatabaseUrl } from "./db/open.ts";
 import type { Storage } from "./db/storage.ts";
 import { SERVE_OPTIONS } from "./http/server.ts";
-import { createLogger } from "./log.ts";
+import { createCountingLog, createLogger } from "./log.ts";
+import { isStorageUnavailable } from "./payments/errors.ts";
 import type { Bus } from "./payments/events.ts";
 
 let config: Config;
@@ -59,6 +60,8 @@ if (config.generated.apiKey || config.generated.webhookSecret) {
 }
 
 let sweeping = false;
+// While the database is unavailable every sweep with payments due fails: counted, not a stack a second.
+const sweepOutages = createCountingLog(logger, "expiry sweep: database unavailable", { level: "warn" });
 const sweeper = setInterval(async () => {
   if (sweeping) return; // a long sweep is still under way
   sweeping = true;
@@ -66,7 +69,8 @@ const sweeper = setInterval(async () => {
     await app.service.expireDue();
     await app.service.prune();
   } catch (err) {
-    logger.error({ err }, "expiry sweep failed");
+    if (isStorageUnavailable(err)) sweepOutages.note(String((err.cause as { code?: unknown })?.code ?? "unknown"));
+    else logger.error({ err }, "expiry sweep failed");
   } finally {
     sweeping = false;
   }
