@@ -37,11 +37,22 @@ export class ClientGone extends Error {
 }
 
 /**
- * Reads the body as it arrives and stops at MAX_BODY_BYTES + 1 with a 413, whether or not it declared its
- * length (a chunked body declares none). Bun's own cap (SERVE_OPTIONS) is set far above, so it never
+ * Reads the body within MAX_BODY_BYTES, refusing more with a 413 whether or not it declared its length: a
+ * chunked body (which declares none) is read as it arrives and refused at MAX_BODY_BYTES + 1. Bun's own cap (SERVE_OPTIONS) is set far above, so it never
  * answers in our place with an empty 413, nor fails the stream under us.
  */
 export async function readBodyBytes(req: Request): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    // A declared length is checked before reading, and Bun reads no more than it: one read is enough
+    // (and ~1.5 µs cheaper than the stream below; even touching `req.body` makes a stream).
+    if (Number(declared) > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
+    try {
+      return new Uint8Array(await req.arrayBuffer());
+    } catch (err) {
+      throw clientGoneOr(req, err);
+    }
+  }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -58,10 +69,7 @@ export async function readBodyBytes(req: Request): Promise<Uint8Array> {
       chunks.push(value);
     }
   } catch (err) {
-    if (err instanceof HttpError) throw err;
-    // Bun fails the stream with an AbortError when the connection closes mid-body.
-    if (req.signal.aborted || (err as Error | undefined)?.name === "AbortError") throw new ClientGone();
-    throw err;
+    throw err instanceof HttpError ? err : clientGoneOr(req, err);
   }
   if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(total);
@@ -71,6 +79,11 @@ export async function readBodyBytes(req: Request): Promise<Uint8Array> {
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/** Bun fails a body's read with an AbortError when the connection closes mid-body: the client is gone. */
+function clientGoneOr(req: Request, err: unknown): unknown {
+  return req.signal.aborted || (err as Error | undefined)?.name === "AbortError" ? new ClientGone() : err;
 }
 
 // A fatal decoder keeps no state between whole-buffer decodes, so one serves every request.
