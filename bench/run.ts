@@ -5,7 +5,7 @@
  *   --quick            short run for development (2 rounds, 2 s, smaller tables; not for publishing)
  *   --baseline <dir>   also run the real server from another checkout (before/after of perf changes)
  *   --out <file>       where to write the report (default docs/benchmarks.md)
- *   --only <groups>    development A/B: only these groups (create,get,confirm), disk only, no growth,
+ *   --only <groups>    development A/B: only these groups (create,get,confirm,qr), disk only, no growth,
  *                      sustained or fan-out runs, and no report (the per-round lines and medians are printed)
  */
 import {
@@ -33,6 +33,7 @@ import {
   truncateWal,
   writeConfirmRequests,
   writeGetRequests,
+  writeQrRequests,
 } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { type LoadResult, type LoadSpec, runLoad } from "./lib/wrk.ts";
@@ -129,7 +130,7 @@ async function realServer(name: string, dir: string, database: string, logLevel:
 }
 
 // ---------------------------------------------------------------------------------------------- scenarios
-type Kind = "json" | "create" | "get" | "list" | "confirm";
+type Kind = "json" | "create" | "get" | "list" | "confirm" | "qr";
 
 interface Variant {
   id: string;
@@ -173,6 +174,9 @@ async function measure(v: Variant, seconds: number, connections: number, round: 
     case "get":
     case "list":
       spec = { kind: "file", path: "/payments", file: v.requestFile! };
+      break;
+    case "qr":
+      spec = { kind: "file", path: "/pay", file: v.requestFile! };
       break;
     case "confirm": {
       // Fresh pending payments for this run, one signed delivery each: every request is a real transition
@@ -518,6 +522,32 @@ async function main() {
           ]
         : []),
     ];
+    // The payer's QR image (issue 10): 100 payments' PNGs, requested again and again; no ceiling.
+    const qrFile = (name: string, database: string) => {
+      const f = join(dir, `${name}.requests`);
+      writeQrRequests(f, database, 100, 20_000);
+      return f;
+    };
+    const qr: Variant[] = [
+      v({
+        id: "rest-qr",
+        label: `GET /pay/{id}/qr.png, 100 payments (log ${LOG_LEVEL_MAIN})`,
+        server: real,
+        kind: "qr",
+        requestFile: qrFile("real-qr", db.real),
+      }),
+      ...(base
+        ? [
+            v({
+              id: "base-rest-qr",
+              label: "baseline: GET /pay/{id}/qr.png, 100 payments",
+              server: base,
+              kind: "qr",
+              requestFile: qrFile("base-qr", db.base),
+            }),
+          ]
+        : []),
+    ];
     const ceilingOf: Record<string, string> = {};
     for (const x of create) if (!x.id.includes(":c")) ceilingOf[x.id] = `${m}:c2-insert`;
     ceilingOf[`${m}:c2b-create-sql`] = `${m}:c2-insert`;
@@ -532,11 +562,12 @@ async function main() {
             ["create", create],
             ["get", get],
             ["confirm", confirm],
+            ["qr", qr],
           ] as const
         )
           .filter(([n]) => ONLY.includes(n))
           .map(([, g]) => g)
-      : [create, get, confirm];
+      : [create, get, confirm, qr];
     const stopWal = watchWal(`${m}:real`, db.real);
     await rounds(groups);
     stopWal();
@@ -545,7 +576,9 @@ async function main() {
         const list = samples.get(x.id) ?? [];
         const ceiling = ceilingOf[x.id];
         log(
-          `${x.label.padEnd(60)} median ${fmt(median(list.map((s) => s.rps)))} req/s  p99/p50 ${fmt(median(list.map((s) => s.p99 / s.p50)), 2)}` +
+          `${x.label.padEnd(60)} median ${fmt(median(list.map((s) => s.rps)))} req/s  p50 ${fmt(median(list.map((s) => s.p50)), 2)} ms` +
+            `  p99 ${fmt(median(list.map((s) => s.p99)), 2)} ms  CPU ${fmt(median(list.map((s) => s.cpuPerRequestUs)))} µs/req` +
+            `  p99/p50 ${fmt(median(list.map((s) => s.p99 / s.p50)), 2)}` +
             (ceiling ? `  ratio ${fmt(ratio(x.id, ceiling), 2)}` : ""),
         );
       }

@@ -28,7 +28,8 @@ export function createPaymentClient(options: PaymentClientOptions) {
   const url = `${options.url.replace(/\/+$/, "")}/trpc`;
   const headers = () => ({ authorization: `Bearer ${options.apiKey}`, ...options.headers?.() });
   return createTRPCClient<AppRouter>({
-    links: [options.batch === false ? httpLink({ url, headers }) : httpBatchLink({ url, headers })],
+    // The server refuses batches of more than 10 calls; the link splits bigger ones.
+    links: [options.batch === false ? httpLink({ url, headers }) : httpBatchLink({ url, headers, maxItems: 10 })],
   });
 }
 

@@ -4,12 +4,14 @@ import type { Config } from "./config.ts";
 import { createDocsPage } from "./http/docs-page.ts";
 import { requestIdOf } from "./http/request-id.ts";
 import { createServer } from "./http/server.ts";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./limits.ts";
 import { createMetrics } from "./metrics.ts";
 import { createCheckoutPages } from "./pages/checkout.ts";
 import type { Bus } from "./payments/events.ts";
 import type { PaymentRepository } from "./payments/repository.ts";
 import { createPaymentService } from "./payments/service.ts";
 import { createPaymentFeed } from "./realtime/feed.ts";
+import { createWatchBudget } from "./realtime/watch-budget.ts";
 import { createWebSocketEndpoints } from "./realtime/websocket.ts";
 import { createContextFactory } from "./trpc/context.ts";
 import { appRouter } from "./trpc/router.ts";
@@ -48,11 +50,16 @@ export function createApp(parts: AppParts) {
     onError: (err) => logger.error({ err }, "payment feed listener failed"),
   });
   const metrics = createMetrics({ bus, paymentsByStatus: service.countByStatus, trpcWatches: feed.watchCount });
+  const watchBudget = createWatchBudget({
+    perConnection: MAX_SUBSCRIPTIONS_PER_SOCKET,
+    perInstance: config.limits.maxWatches,
+  });
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
   const createContext = createContextFactory({
     service,
     feed,
+    watchBudget,
     publicUrl,
     apiKeys: config.apiKeys,
     verifyWebhook: createWebhookVerifier(config.webhookSecret),
@@ -63,7 +70,14 @@ export function createApp(parts: AppParts) {
     logger,
     trpc: {
       router: appRouter,
-      createContext: (req) => createContext({ requestId: requestIdOf(req), headers: req.headers }),
+      createContext: ({ request, watches }) =>
+        createContext({ requestId: requestIdOf(request), headers: request.headers, socket: watches }),
+    },
+    budget: watchBudget,
+    limits: {
+      maxConnections: config.limits.wsMaxConnections,
+      idleGraceMs: config.limits.wsIdleGraceMs,
+      messageRate: { perSecond: config.limits.wsMessagesPerSecond, burst: config.limits.wsMessageBurst },
     },
     onSocketsChanged: metrics.socketsChanged,
     onSubscriptionsChanged: metrics.subscriptionsChanged,
@@ -83,6 +97,8 @@ export function createApp(parts: AppParts) {
     service,
     server,
     feed,
+    watchBudget,
+    sockets,
     metrics,
     publicUrl,
     /** Tells the app which port Bun bound (PORT=0 picks any free port). */

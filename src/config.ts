@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_LIMITS } from "./limits.ts";
 
 /** Where development secrets are kept between restarts (CONTRACT §2: "kept in ./data/"). */
 export const DEV_SECRETS_FILE = "./data/dev-secrets.json";
@@ -68,6 +69,11 @@ const envSchema = z.object({
       .optional(),
   ),
   EXPIRY_SWEEP_MS: integer(100, 3_600_000).default(1000),
+  WS_MAX_CONNECTIONS: integer(1, 1_000_000).default(DEFAULT_LIMITS.wsMaxConnections),
+  MAX_WATCHES: integer(1, 10_000_000).default(DEFAULT_LIMITS.maxWatches),
+  WS_IDLE_GRACE_MS: integer(100, 3_600_000).default(DEFAULT_LIMITS.wsIdleGraceMs),
+  WS_MESSAGES_PER_SECOND: integer(1, 1_000_000).default(DEFAULT_LIMITS.wsMessagesPerSecond),
+  WS_MESSAGE_BURST: integer(1, 1_000_000).default(DEFAULT_LIMITS.wsMessageBurst),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -89,6 +95,14 @@ export interface Config {
   /** Base of returned links; undefined means http://localhost:<bound port>. */
   publicUrl: string | undefined;
   expirySweepMs: number;
+  /** The configurable caps (src/limits.ts has their defaults and the fixed ones). */
+  limits: {
+    wsMaxConnections: number;
+    maxWatches: number;
+    wsIdleGraceMs: number;
+    wsMessagesPerSecond: number;
+    wsMessageBurst: number;
+  };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Secrets generated for development on this start (printed once by the composition root). */
   generated: { apiKey?: string; webhookSecret?: string };
@@ -191,6 +205,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pix: { key: e.PIX_KEY, merchantName: e.PIX_MERCHANT_NAME, merchantCity: e.PIX_MERCHANT_CITY },
     publicUrl: e.PUBLIC_URL,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
+    limits: {
+      wsMaxConnections: e.WS_MAX_CONNECTIONS,
+      maxWatches: e.MAX_WATCHES,
+      wsIdleGraceMs: e.WS_IDLE_GRACE_MS,
+      wsMessagesPerSecond: e.WS_MESSAGES_PER_SECOND,
+      wsMessageBurst: e.WS_MESSAGE_BURST,
+    },
     logLevel: e.LOG_LEVEL,
     generated,
   };

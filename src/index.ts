@@ -3,11 +3,11 @@ import { createInMemoryBus } from "./bus/memory.ts";
 import { createRedisBus } from "./bus/redis.ts";
 import { randomIds, systemClock } from "./clock.ts";
 import { type Config, ConfigError, DEV_SECRETS_FILE, loadConfig } from "./config.ts";
-import { openStorage } from "./db/open.ts";
+import { describeError, openStorage, redactDatabaseUrl } from "./db/open.ts";
 import type { Storage } from "./db/storage.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
-import { createLogger } from "./log.ts";
-import { PaymentError } from "./payments/errors.ts";
+import { SERVE_OPTIONS } from "./http/server.ts";
+import { createCountingLog, createLogger } from "./log.ts";
+import { isStorageUnavailable } from "./payments/errors.ts";
 import type { Bus } from "./payments/events.ts";
 
 let config: Config;
@@ -26,8 +26,8 @@ let storage: Storage;
 try {
   storage = await openStorage(config.databaseUrl, { poolSize: config.databasePoolSize });
 } catch (err) {
-  // One line for whoever starts it: which database, and what it answered (no stack, no password).
-  console.error(`Cannot open the database (DATABASE_URL=${redactUrl(config.databaseUrl)}): ${describeError(err)}`);
+  // A folder that cannot be created, a read-only file or disk: one line that says so, not a stack trace.
+  console.error(`Cannot open the database ${redactDatabaseUrl(config.databaseUrl)}: ${describeError(err)}`);
   process.exit(1);
 }
 const bus: Bus = config.redisUrl
@@ -44,12 +44,9 @@ const app = createApp({
 });
 
 const server = Bun.serve({
+  ...SERVE_OPTIONS,
   port: config.port,
   hostname: "0.0.0.0",
-  // Hard cap well above our own 64 KiB check, which answers with the contract's message.
-  maxRequestBodySize: MAX_BODY_BYTES * 4,
-  // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
-  idleTimeout: 30,
   fetch: app.server.fetch,
   websocket: app.server.websocket,
 });
@@ -63,7 +60,8 @@ if (config.generated.apiKey || config.generated.webhookSecret) {
 }
 
 let sweeping = false;
-let lastSweepWarning = 0;
+// While the database is unavailable every sweep with payments due fails: counted, not a stack a second.
+const sweepOutages = createCountingLog(logger, "expiry sweep: database unavailable", { level: "warn" });
 const sweeper = setInterval(async () => {
   if (sweeping) return; // a long sweep is still under way
   sweeping = true;
@@ -71,13 +69,8 @@ const sweeper = setInterval(async () => {
     await app.service.expireDue();
     await app.service.prune();
   } catch (err) {
-    // While the database is away this fails every tick; one line every 30 s says so.
-    if (!(err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE"))
-      logger.error({ err }, "expiry sweep failed");
-    else if (Date.now() - lastSweepWarning > 30_000) {
-      lastSweepWarning = Date.now();
-      logger.warn("expiry sweep skipped: the database is unavailable");
-    }
+    if (isStorageUnavailable(err)) sweepOutages.note(String((err.cause as { code?: unknown })?.code ?? "unknown"));
+    else logger.error({ err }, "expiry sweep failed");
   } finally {
     sweeping = false;
   }
@@ -123,18 +116,3 @@ process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejec
 // Printed last, once the signal handlers are in place: whoever waits for this line (a supervisor, the
 // tests) may send SIGTERM at once, and before the handlers Bun's default would end the process with 143.
 console.log(`Payment API listening on http://localhost:${server.port} (public URL ${app.publicUrl()})`);
-
-/** A URL with its password hidden; anything else as it is. */
-function redactUrl(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const u = new URL(url);
-  if (u.password) u.password = "***";
-  return u.toString();
-}
-
-function describeError(err: unknown): string {
-  const e = err as { message?: unknown; code?: unknown; errno?: unknown };
-  const code = [e?.code, e?.errno].filter((c) => typeof c === "string" && c).join(" ");
-  const message = typeof e?.message === "string" ? (e.message.split("\n")[0] ?? "") : String(err);
-  return code ? `${message} (${code})` : message;
-}

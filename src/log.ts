@@ -55,3 +55,32 @@ export function createRequestLog(logger: Logger): (line: RequestLogLine) => void
     );
   };
 }
+
+/**
+ * Counts events that are expected and each too small to log (a client's refused call), and writes one short
+ * line of counts at most every `intervalMs`: a flood of bad calls cannot flood the log.
+ */
+export function createCountingLog(
+  logger: Logger,
+  msg: string,
+  options: { level?: "info" | "warn"; intervalMs?: number } = {},
+) {
+  const { level = "info", intervalMs = 10_000 } = options;
+  let counts: Record<string, number> = {};
+  let pending = false;
+  let last = Number.NEGATIVE_INFINITY;
+  const flush = () => {
+    pending = false;
+    last = Date.now();
+    logger[level]({ counts }, msg);
+    counts = {};
+  };
+  return {
+    note(key: string) {
+      counts[key] = (counts[key] ?? 0) + 1;
+      if (pending) return;
+      pending = true;
+      setTimeout(flush, Math.max(0, last + intervalMs - Date.now())).unref();
+    },
+  };
+}

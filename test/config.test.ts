@@ -21,6 +21,31 @@ describe("loadConfig", () => {
     });
   });
 
+  test("the caps have the defaults of src/limits.ts, and each can be set", () => {
+    expect(loadConfig(base).limits).toEqual({
+      wsMaxConnections: 10_000,
+      maxWatches: 50_000,
+      wsIdleGraceMs: 10_000,
+      wsMessagesPerSecond: 10,
+      wsMessageBurst: 40,
+    });
+    const set = loadConfig({
+      ...base,
+      WS_MAX_CONNECTIONS: "5",
+      MAX_WATCHES: "6",
+      WS_IDLE_GRACE_MS: "700",
+      WS_MESSAGES_PER_SECOND: "8",
+      WS_MESSAGE_BURST: "9",
+    }).limits;
+    expect(set).toEqual({
+      wsMaxConnections: 5,
+      maxWatches: 6,
+      wsIdleGraceMs: 700,
+      wsMessagesPerSecond: 8,
+      wsMessageBurst: 9,
+    });
+  });
+
   test("API_KEYS is a comma-separated list", () => {
     expect(loadConfig({ ...base, API_KEYS: "key_aaaaaaaaaaaaaaaa, key_bbbbbbbbbbbbbbbb" }).apiKeys).toEqual([
       "key_aaaaaaaaaaaaaaaa",
@@ -41,6 +66,12 @@ describe("loadConfig", () => {
     ["NODE_ENV", "staging"],
     ["EXPIRY_SWEEP_MS", "5"],
     ["LOG_LEVEL", "loud"],
+    ["WS_MAX_CONNECTIONS", "0"],
+    ["WS_MAX_CONNECTIONS", "lots"],
+    ["MAX_WATCHES", "-5"],
+    ["WS_IDLE_GRACE_MS", "10"],
+    ["WS_MESSAGES_PER_SECOND", "1.5"],
+    ["WS_MESSAGE_BURST", "0"],
   ])("a bad %s (%p) stops start-up with a message naming it", (name, value) => {
     let error: unknown;
     try {

@@ -5,13 +5,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import { createApp } from "../src/app.ts";
 import { createInMemoryBus } from "../src/bus/memory.ts";
 import type { Clock, Ids } from "../src/clock.ts";
 import { randomIds } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
+import { SERVE_OPTIONS } from "../src/http/server.ts";
 import type { Bus } from "../src/payments/events.ts";
 import type { Payment } from "../src/payments/model.ts";
 import { BACKEND, databaseUrlForProcess, openTestStorage } from "./backend.ts";
@@ -55,6 +56,8 @@ export interface TestAppOptions {
   databaseFile?: string;
   /** false: /trpc goes only through tRPC's fetch adapter (src/http/trpc-http.ts). */
   trpcFastPath?: boolean;
+  /** Where the app logs (default: nowhere). */
+  logger?: Logger;
 }
 
 /** Starts the app in this process on port 0 with fresh storage of the run's backend (test/backend.ts). */
@@ -81,10 +84,11 @@ export function startTestApp(options: TestAppOptions = {}) {
     bus,
     clock,
     ids: options.ids ?? randomIds,
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     trpcFastPath: options.trpcFastPath,
   });
   const server = Bun.serve({
+    ...SERVE_OPTIONS,
     port: 0,
     hostname: "127.0.0.1",
     fetch: app.server.fetch,

@@ -44,7 +44,17 @@ describe("GET /openapi.json", () => {
     });
     expect(create.parameters.map((p: any) => p.name)).toContain("Idempotency-Key");
     const confirm = doc.paths["/payments/pix/confirmation"].post;
-    expect(Object.keys(confirm.responses).sort()).toEqual(["200", "400", "401", "404", "409", "413", "415", "500"]);
+    expect(Object.keys(confirm.responses).sort()).toEqual([
+      "200",
+      "400",
+      "401",
+      "404",
+      "409",
+      "413",
+      "415",
+      "500",
+      "503",
+    ]);
     expect(confirm.parameters.map((p: any) => p.name)).toEqual([
       "webhook-id",
       "webhook-timestamp",

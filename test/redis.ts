@@ -46,8 +46,11 @@ export interface TestRedis {
   pid(): number | undefined;
 }
 
-/** Starts redis-server on a free port; fails with how to install it when it is missing. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * Starts redis-server on a free port; fails with how to install it when it is missing. With a password,
+ * the server requires it (`--requirepass`) and `url` carries it (`redis://:<password>@host:port`).
+ */
+export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
   if (!REDIS_SERVER) {
     throw new Error("redis-server is not installed; these tests need a real Redis: apt-get install redis-server");
   }
@@ -68,6 +71,7 @@ export async function startRedis(): Promise<TestRedis> {
         "no",
         "--loglevel",
         "warning",
+        ...(options.password ? ["--requirepass", options.password] : []),
       ],
       { stdout: "ignore", stderr: "pipe" },
     );
@@ -89,7 +93,9 @@ export async function startRedis(): Promise<TestRedis> {
 
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password
+      ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
+      : `redis://127.0.0.1:${port}`,
     port,
     kill,
     restart: start,
@@ -99,10 +105,10 @@ export async function startRedis(): Promise<TestRedis> {
 }
 
 /** Two real server processes sharing one SQLite file and one Redis, both ready (GET /readyz 200). */
-export async function startTwoInstances(env: Record<string, string> = {}) {
+export async function startTwoInstances(env: Record<string, string> = {}, redisOptions: { password?: string } = {}) {
   const { spawnServer, tempDir, waitUntil } = await import("./harness.ts");
   const { databaseUrlForProcess } = await import("./backend.ts");
-  const redis = await startRedis();
+  const redis = await startRedis(redisOptions);
   const tmp = tempDir("payments-cluster-");
   // A SQLite file both share, or on PostgreSQL a database of the run's cluster both share.
   const database = env.DATABASE_URL ?? databaseUrlForProcess(`${tmp.dir}/payments.sqlite`, tmp.dir);

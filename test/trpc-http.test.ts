@@ -97,6 +97,20 @@ const calls: Call[] = [
   },
   { name: "create with an empty body", method: "POST", path: "/trpc/payments.create", headers: auth, body: "" },
   {
+    name: "create with a duplicate key",
+    method: "POST",
+    path: "/trpc/payments.create",
+    headers: auth,
+    body: '{"value":1,"value":254.3}',
+  },
+  {
+    name: "create with a number a double cannot hold",
+    method: "POST",
+    path: "/trpc/payments.create",
+    headers: auth,
+    body: '{"value":254.3000000000000001}',
+  },
+  {
     name: "create with a bad idempotency key",
     method: "POST",
     path: "/trpc/payments.create",
@@ -166,7 +180,7 @@ describe("tRPC over HTTP: the direct path answers exactly as tRPC's fetch adapte
     }
     // The sequence exercised successes and the contract's errors, most of them on the direct path.
     expect([...statuses].sort()).toEqual([200, 207, 400, 401, 404, 405, 415, 422]);
-    expect(trpcHttpCounts.fast - before).toBe(21); // all but the five the direct path must leave to tRPC
+    expect(trpcHttpCounts.fast - before).toBe(23); // all but the five the direct path must leave to tRPC
   });
 
   test("the typed client works over both links (httpLink takes the direct path, httpBatchLink the adapter)", async () => {

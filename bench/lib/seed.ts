@@ -171,3 +171,22 @@ export function writeGetRequests(
   for (let i = 0; i < count; i++) records.push(raw("GET", pathOf(1 + Math.floor(Math.random() * max)), headers));
   writeFileSync(file, records.join("\0"));
 }
+
+/**
+ * Writes `count` GET requests for the QR PNG of the first `payments` seeded payments, in random order: a
+ * few payer pages loaded again and again, as a hot checkout (or someone with a payer link) makes them.
+ */
+export function writeQrRequests(file: string, database: string, payments: number, count: number): void {
+  const db = open(database);
+  const ids = (
+    db.query("SELECT bank_payment_id AS id FROM payments ORDER BY id LIMIT ?").all(payments) as Array<{
+      id: string;
+    }>
+  ).map((r) => r.id);
+  db.close();
+  const records: string[] = [];
+  for (let i = 0; i < count; i++) {
+    records.push(raw("GET", `/pay/${ids[Math.floor(Math.random() * ids.length)]}/qr.png`, {}));
+  }
+  writeFileSync(file, records.join("\0"));
+}

@@ -11,12 +11,13 @@ import {
   listPaymentsOutput,
   messageOutput,
 } from "../payments/schema.ts";
+import { MalformedJson } from "../strict-json.ts";
 import type { CreateContext, RequestInfo } from "../trpc/context.ts";
 import { inputIssues, issuesForBody } from "../trpc/errors.ts";
 import { appRouter } from "../trpc/router.ts";
-import { createCallerFactory } from "../trpc/trpc.ts";
-import { MalformedJson, readJsonBody } from "./body.ts";
-import { json, unavailable } from "./json.ts";
+import { authenticatedMerchant, createCallerFactory } from "../trpc/trpc.ts";
+import { readJsonBody } from "./body.ts";
+import { json } from "./json.ts";
 
 const callerFactory = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof callerFactory>;
@@ -35,13 +36,19 @@ export interface RestRoute {
   /** Error statuses and their messages, for the OpenAPI document. */
   errors: Record<number, string>;
   /** Reads the procedure input from the request; null means "no such resource" (404). */
-  read: (req: Request, url: URL, match: RegExpExecArray) => Promise<{ input: unknown; rawBody?: string } | null>;
+  read: (
+    req: Request,
+    url: URL,
+    match: RegExpExecArray,
+  ) => Promise<{ input: unknown; rawBody?: string; malformed?: MalformedJson } | null>;
   call: (caller: Caller, input: never) => Promise<unknown>;
 }
 
 const bodyInput = async (req: Request) => {
-  const { raw, json } = await readJsonBody(req);
-  return { input: json, rawBody: raw };
+  const body = await readJsonBody(req);
+  return body.malformed
+    ? { input: undefined, rawBody: body.raw, malformed: body.malformed }
+    : { input: body.json, rawBody: body.raw };
 };
 
 const createRoute = (path: string, summary: string): RestRoute => ({
@@ -59,6 +66,7 @@ const createRoute = (path: string, summary: string): RestRoute => ({
     413: MESSAGES.bodyTooLarge,
     415: MESSAGES.unsupportedMediaType,
     422: "Idempotency key reused with different parameters",
+    503: MESSAGES.unavailable,
   },
   read: bodyInput,
   call: (c, input: z.input<typeof createPaymentInput>) => c.payments.create(input),
@@ -84,6 +92,7 @@ export const restRoutes: RestRoute[] = [
       409: "Payment expired",
       413: MESSAGES.bodyTooLarge,
       415: MESSAGES.unsupportedMediaType,
+      503: MESSAGES.unavailable,
     },
     read: bodyInput,
     call: (c, input: z.input<typeof confirmPaymentInput>) => c.payments.confirm(input),
@@ -129,16 +138,20 @@ export const restRoutes: RestRoute[] = [
 ];
 
 /** The body and status a failed procedure call answers with; 5xx never carries details. */
-export function errorResponse(error: unknown, malformed?: MalformedJson): Response {
+export function errorResponse(error: unknown): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
   const status = getHTTPStatusCodeFromError(trpcError);
-  if (status === 503) return unavailable();
-  if (status >= 500) return json(status, { message: INTERNAL_ERROR_MESSAGE });
+  // A 503 says what is unavailable (its message is ours, e.g. "Service unavailable"); other 5xx say nothing.
+  if (status >= 500) {
+    return json(status, {
+      message: trpcError.code === "SERVICE_UNAVAILABLE" ? trpcError.message : INTERNAL_ERROR_MESSAGE,
+    });
+  }
   const issues = inputIssues(trpcError);
   return json(status, {
     message: trpcError.message,
-    ...(malformed ? { detail: malformed.reason } : {}),
-    ...(issues && !malformed ? { issues: issuesForBody(issues) } : {}),
+    ...(trpcError.cause instanceof MalformedJson ? { detail: trpcError.cause.reason } : {}),
+    ...(issues ? { issues: issuesForBody(issues) } : {}),
   });
 }
 
@@ -153,8 +166,9 @@ export function matchRestRoute(method: string, pathname: string): RestMatch | { 
   for (const route of restRoutes) {
     const match = route.pattern.exec(pathname);
     if (!match) continue;
-    if (route.method === method) return { route, match };
-    allowed.push(route.method);
+    // HEAD is GET without the body (Bun sends the headers only).
+    if (route.method === method || (method === "HEAD" && route.method === "GET")) return { route, match };
+    allowed.push(...(route.method === "GET" ? ["GET", "HEAD"] : [route.method]));
   }
   return allowed.length ? { allowed } : null;
 }
@@ -169,14 +183,19 @@ export async function handleRest(
   onInternalError: (error: unknown) => void,
 ): Promise<Response> {
   const read = await route.read(req, url, match);
-  if (read === null) return json(404, { message: "Payment not found" });
-  const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody }));
+  if (read === null) {
+    // No such resource, but a caller without a key must not learn even that: 401 comes first.
+    if (route.security === "merchant" && authenticatedMerchant(createContext(request)) === null) {
+      return json(401, { message: MESSAGES.unauthorized });
+    }
+    return json(404, { message: "Payment not found" });
+  }
+  const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody, malformedBody: read.malformed }));
   try {
     const result = await route.call(caller, read.input as never);
     return json(200, result);
   } catch (error) {
-    const status = error instanceof TRPCError ? getHTTPStatusCodeFromError(error) : 500;
-    if (status >= 500 && status !== 503) onInternalError(error);
-    return errorResponse(error, read.input instanceof MalformedJson ? read.input : undefined);
+    if (!(error instanceof TRPCError) || getHTTPStatusCodeFromError(error) >= 500) onInternalError(error);
+    return errorResponse(error);
   }
 }

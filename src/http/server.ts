@@ -1,17 +1,35 @@
 import type { Server } from "bun";
 import type { Logger } from "pino";
-import { createRequestLog } from "../log.ts";
+import { createCountingLog, createRequestLog } from "../log.ts";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
-import { PaymentError } from "../payments/errors.ts";
+import { isStorageUnavailable } from "../payments/errors.ts";
 import type { WebSocketEndpoints } from "../realtime/websocket.ts";
 import type { CreateContext } from "../trpc/context.ts";
-import { checkBodyHeaders, HttpError } from "./body.ts";
+import { ClientGone, checkBodyHeaders, HttpError } from "./body.ts";
 import type { DocsPage } from "./docs-page.ts";
-import { json, unavailable } from "./json.ts";
+import { json } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
 import { handleTrpc } from "./trpc-http.ts";
+
+/**
+ * Bun.serve options of the HTTP surface, for src/index.ts and the tests alike. Bun's body cap is set far
+ * above our own 64 KiB (src/http/body.ts reads bodies as they arrive and stops there), so our 413 with its
+ * message answers every oversized body: Bun's own is empty, and on a chunked body it fails the stream
+ * mid-read. A body nobody reads is discarded by Bun as it arrives, not kept.
+ */
+export const SERVE_OPTIONS = {
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  // Above the tRPC SSE ping interval (10 s), so quiet subscription streams stay open.
+  idleTimeout: 30,
+} as const;
+
+/** Seconds every 503 asks its client to wait (the Retry-After header): storage or capacity, it is temporary. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Status logged and counted for a client that left mid-request (nginx's "client closed request"). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** A response and the route label it is logged and counted under. */
 export interface Routed {
@@ -49,13 +67,22 @@ export interface ServerDeps {
 export function createServer(deps: ServerDeps) {
   const { logger, createContext, checkout, docs, sockets, metrics } = deps;
   const logRequest = createRequestLog(logger);
+  // While the disk is full every write fails: one warning of counts every 10 s, not a stack per request.
+  const storageLog = createCountingLog(logger, "database unavailable", { level: "warn" });
+  /** Logs a failure that is ours: a storage outage is counted, anything else logged with its stack. */
+  const reportFailure = (err: unknown, requestId: string) => {
+    const domain = err instanceof Error && isStorageUnavailable(err.cause) ? err.cause : err;
+    if (isStorageUnavailable(domain))
+      storageLog.note((domain.cause as { code?: string } | undefined)?.code ?? "unknown");
+    else logger.error({ err, request_id: requestId }, "unexpected error");
+  };
   let openApi: string | undefined;
   let inFlight = 0;
 
   async function route(req: Request, url: URL, requestId: string): Promise<Routed> {
     const path = url.pathname;
     const request = { requestId, headers: req.headers };
-    const logInternal = (err: unknown) => logger.error({ err, request_id: requestId }, "unexpected error");
+    const logInternal = (err: unknown) => reportFailure(err, requestId);
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       checkBodyHeaders(req);
@@ -64,6 +91,7 @@ export function createServer(deps: ServerDeps) {
         createContext,
         onError: (error) => {
           if (error.code === "INTERNAL_SERVER_ERROR") logInternal(error.cause ?? error);
+          else if (isStorageUnavailable(error.cause)) logInternal(error);
         },
         fastPath: deps.trpcFastPath,
       });
@@ -129,8 +157,12 @@ export function createServer(deps: ServerDeps) {
       } catch (err) {
         if (err instanceof HttpError) {
           result = { route: url.pathname, response: json(err.status, { message: err.message }) };
-        } else if (err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE") {
-          result = { route: url.pathname, response: unavailable() };
+        } else if (err instanceof ClientGone) {
+          // Nobody will read this answer; it is logged and counted as what it is, not as our 500.
+          result = { route: url.pathname, response: new Response(null, { status: CLIENT_CLOSED_REQUEST }) };
+        } else if (isStorageUnavailable(err)) {
+          reportFailure(err, requestId);
+          result = { route: url.pathname, response: json(503, { message: MESSAGES.unavailable }) };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
           result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
@@ -139,6 +171,9 @@ export function createServer(deps: ServerDeps) {
         inFlight--;
       }
       result.response.headers.set("x-request-id", requestId);
+      if (result.response.status === 503 && !result.response.headers.has("retry-after")) {
+        result.response.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
+      }
       logRequest({
         method: req.method,
         route: result.route,

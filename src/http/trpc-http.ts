@@ -1,11 +1,12 @@
 import { callTRPCProcedure, getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { resolveResponse } from "@trpc/server/http";
-import { MAX_BODY_BYTES } from "../limits.ts";
+import { MAX_TRPC_BATCH_CALLS } from "../limits.ts";
 import { MESSAGES } from "../messages.ts";
+import { ambiguityOf, type MalformedJson } from "../strict-json.ts";
 import type { Context, CreateContext, RequestInfo } from "../trpc/context.ts";
 import { appRouter } from "../trpc/router.ts";
-import { HttpError } from "./body.ts";
+import { HttpError, readBodyBytes } from "./body.ts";
 
 const ENDPOINT = "/trpc";
 // At run time `_def.procedures` is flat, keyed by dotted path (what tRPC's own getProcedureAtPath reads).
@@ -28,7 +29,8 @@ export interface TrpcHttpDeps {
 
 /**
  * HTTP tRPC at /trpc. Every POST body is read here, within the 64 KiB limit: tRPC's adapter reads bodies
- * itself with no limit of its own (Bun's cap is 256 KiB), and a chunked body declares no length.
+ * itself with no limit of its own (Bun's cap is set far above ours, SERVE_OPTIONS), and a chunked body
+ * declares no length.
  *
  * tRPC's fetch adapter (`fetchRequestHandler` → `resolveResponse`) serves every call but the most common
  * one — one query (`GET ?input=`) or one mutation (`POST`, `Content-Type: application/json`), not batched,
@@ -42,10 +44,14 @@ export interface TrpcHttpDeps {
  * compares both paths response by response.
  */
 export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Promise<Response> {
+  // Refused before the body is read: 900 unauthenticated calls fit in 17 KB (issue 10).
+  if (url.searchParams.has("batch") && batchSize(url.pathname) > MAX_TRPC_BATCH_CALLS) {
+    throw new HttpError(400, MESSAGES.batchTooLarge);
+  }
   const body = req.method === "POST" ? await readLimitedText(req) : undefined;
   /** The request for tRPC's adapter: its body was read above, so it is given again. */
   const again = () => (body === undefined ? req : rebuild(req, body));
-  if (deps.fastPath === false) return library(again(), deps);
+  if (deps.fastPath === false) return library(again(), withStrictInput(deps, body ?? url.searchParams.get("input")));
   const path = url.pathname.slice(ENDPOINT.length + 1);
   const proc = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
   const type = proc?._def.type;
@@ -56,21 +62,24 @@ export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Pr
     !(req.headers.get("accept") ?? "").includes("application/jsonl") &&
     ((req.method === "POST" && type === "mutation" && contentTypeOf(req) === "application/json") ||
       (req.method === "GET" && type === "query" && (contentTypeOf(req) ?? "application/json") === "application/json"));
-  if (!simple) return library(again(), deps);
+  if (!simple) return library(again(), withStrictInput(deps, body ?? url.searchParams.get("input")));
   trpcHttpCounts.fast++;
 
   // What tRPC's JSON content-type handler reads: the body (POST) or `?input=` (GET); nothing is `undefined`.
   const text = body ?? url.searchParams.get("input") ?? "";
-  const ctx = deps.createContext({
-    ...deps.request,
-    rawBody: req.headers.has("webhook-signature") ? text : undefined,
-  });
   let input: unknown;
   try {
     input = text ? JSON.parse(text) : undefined;
   } catch {
     return library(again(), deps); // tRPC answers its own parse error
   }
+  const malformedBody = text ? (ambiguityOf(text) ?? undefined) : undefined;
+  if (malformedBody) input = undefined;
+  const ctx = deps.createContext({
+    ...deps.request,
+    rawBody: req.headers.has("webhook-signature") ? text : undefined,
+    malformedBody,
+  });
   try {
     const data = await callTRPCProcedure({
       router: appRouter,
@@ -90,17 +99,38 @@ export async function handleTrpc(req: Request, url: URL, deps: TrpcHttpDeps): Pr
   }
 }
 
+/**
+ * The deps with the request marked malformed when the input's text is valid JSON but not strict JSON
+ * (src/strict-json.ts); text that is not JSON at all is left to tRPC, which answers its own parse error.
+ */
+function withStrictInput(deps: TrpcHttpDeps, text: string | null | undefined): TrpcHttpDeps {
+  if (!text) return deps;
+  let malformedBody: MalformedJson | null;
+  try {
+    JSON.parse(text);
+    malformedBody = ambiguityOf(text);
+  } catch {
+    return deps;
+  }
+  return malformedBody ? { ...deps, request: { ...deps.request, malformedBody } } : deps;
+}
+
 /** The body as text (as `Request.text()` decodes it), refused with 413 past MAX_BODY_BYTES. */
 async function readLimitedText(req: Request): Promise<string> {
-  const bytes = await req.arrayBuffer();
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, MESSAGES.bodyTooLarge);
-  return utf8.decode(bytes);
+  return utf8.decode(await readBodyBytes(req));
 }
 const utf8 = new TextDecoder();
 
 /** The request again with its body, for the library path after the body was read. */
 function rebuild(req: Request, text: string): Request {
   return new Request(req.url, { method: req.method, headers: req.headers, body: text });
+}
+
+/** Calls in a batch path (`/trpc/a,b,c`), counted without splitting a long path into strings. */
+function batchSize(pathname: string): number {
+  let calls = 1;
+  for (let i = ENDPOINT.length; i < pathname.length; i++) if (pathname.charCodeAt(i) === 0x2c) calls++;
+  return calls;
 }
 
 function contentTypeOf(req: Request): string | undefined {
@@ -131,5 +161,12 @@ async function library(req: Request, deps: TrpcHttpDeps, error?: TRPCError, ctx?
       onError,
     });
   }
-  return fetchRequestHandler({ endpoint: ENDPOINT, req, router: appRouter, createContext, onError });
+  return fetchRequestHandler({
+    endpoint: ENDPOINT,
+    req,
+    router: appRouter,
+    createContext,
+    onError,
+    maxBatchSize: MAX_TRPC_BATCH_CALLS, // checked above already; kept as tRPC's own guard
+  });
 }

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import { QR_CACHE_ENTRIES } from "../limits.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID, type Payment, type PaymentStatus } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
@@ -14,7 +15,7 @@ import {
   negotiateLocale,
 } from "./i18n.ts";
 import { contentSecurityPolicy, escapeHtml, etagMatches, securityHeaders, strongEtag } from "./page-headers.ts";
-import { type QrFormat, qrIdentity, renderQr } from "./qr.ts";
+import { createQrCache, type QrCache, type QrFormat, qrIdentity } from "./qr.ts";
 
 /** What the composition root gives the checkout pages besides the service. */
 export interface CheckoutOptions {
@@ -37,6 +38,7 @@ type Routed = { route: string; response: Response };
 
 /** The payer-facing surface under /pay/: checkout page, QR images and the page's static files. */
 export function createCheckoutPages(deps: CheckoutDeps) {
+  const qrImages = createQrCache({ maxEntries: QR_CACHE_ENTRIES });
   async function findPayment(bankPaymentId: string): Promise<Payment | null> {
     try {
       return await deps.service.getByBankPaymentId(bankPaymentId);
@@ -83,7 +85,8 @@ export function createCheckoutPages(deps: CheckoutDeps) {
       if (!payment) return notFound(route, locale, csp);
 
       if (qrFile) {
-        return { route, response: await serveQr(req, payment.brCode, qrFile === "qr.png" ? "png" : "svg", csp) };
+        const format = qrFile === "qr.png" ? "png" : "svg";
+        return { route, response: await serveQr(req, payment.brCode, format, csp, qrImages) };
       }
       const page = renderCheckoutPage({ payment, locale, merchantName: deps.merchantName, now: deps.clock.now() });
       return { route, response: html(200, page, csp) };
@@ -116,7 +119,13 @@ function serveAsset(req: Request, url: URL, asset: Asset, csp: string): Response
   return new Response(asset.body, { headers });
 }
 
-async function serveQr(req: Request, payload: string, format: QrFormat, csp: string): Promise<Response> {
+async function serveQr(
+  req: Request,
+  payload: string,
+  format: QrFormat,
+  csp: string,
+  images: QrCache,
+): Promise<Response> {
   const etag = strongEtag(qrIdentity(payload, format));
   const headers: Record<string, string> = {
     ...securityHeaders(csp),
@@ -125,7 +134,7 @@ async function serveQr(req: Request, payload: string, format: QrFormat, csp: str
     "cache-control": IMMUTABLE,
   };
   if (etagMatches(req.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
-  const { body, contentType } = await renderQr(payload, format);
+  const { body, contentType } = await images.get(payload, format);
   return new Response(body, { headers: { ...headers, "content-type": contentType } });
 }
 

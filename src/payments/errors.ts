@@ -13,8 +13,9 @@ export class PaymentError extends Error {
   constructor(
     readonly code: PaymentErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "PaymentError";
   }
 }
@@ -27,7 +28,14 @@ export const IdempotencyConflict = () =>
 export const WebhookIdReused = () =>
   new PaymentError("WEBHOOK_ID_REUSED", "webhook-id already used for another payment");
 export const InvalidQuery = (message: string) => new PaymentError("INVALID_QUERY", message);
-
-/** The database cannot take the request now (down, unreachable, out of space): the caller may retry later. */
+/**
+ * The database cannot take writes (or reads) now: disk full, read-only, I/O error, unreachable. Each storage
+ * adapter maps its own failures to it (the cause keeps the driver's error, for the log); callers are told
+ * 503 and to retry, and /readyz says not ready until writes work again.
+ */
 export const StorageUnavailable = (cause?: unknown) =>
-  Object.assign(new PaymentError("STORAGE_UNAVAILABLE", "Service unavailable"), { cause });
+  new PaymentError("STORAGE_UNAVAILABLE", "Service unavailable", { cause });
+
+/** True for a StorageUnavailable error. */
+export const isStorageUnavailable = (err: unknown): err is PaymentError =>
+  err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE";

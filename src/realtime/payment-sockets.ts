@@ -1,16 +1,20 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "pino";
-import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
+import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID } from "../payments/model.ts";
 import { presentPayment } from "../payments/present.ts";
+import { parseStrictJson } from "../strict-json.ts";
 import type { PaymentFeed, PaymentState } from "./feed.ts";
+import type { ConnectionWatches, WatchBudget } from "./watch-budget.ts";
 
 /** Per-socket state of a /ws connection. */
 export interface PaymentSocketData {
   kind: "payments";
-  /** bank_payment_ids this socket watches. */
-  watching: Set<string>;
+  /** bank_payment_ids this socket watches, each with the release of its share of the watch budget. */
+  watching: Map<string, () => void>;
+  /** This socket's share of the watch budget. */
+  watches: ConnectionWatches;
   /** From `/ws?bank_payment_id=`: subscribed as soon as the socket opens. */
   initial: string | null;
 }
@@ -19,8 +23,8 @@ export interface PaymentSocketsDeps {
   feed: PaymentFeed;
   publicUrl: () => string;
   logger: Logger;
-  /** Most payments one socket may watch at once. */
-  maxSubscriptions: number;
+  /** Watches per socket and per instance. */
+  budget: WatchBudget;
   /** Counts subscriptions for /metrics (+1 / -1). */
   onSubscriptionsChanged?: (delta: number) => void;
 }
@@ -86,15 +90,20 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
       return;
     }
     const already = ws.data.watching.has(id);
-    if (!already && ws.data.watching.size >= deps.maxSubscriptions) {
-      ws.send(errorMessage(`Too many subscriptions: at most ${deps.maxSubscriptions} per connection`));
-      return;
+    let release: (() => void) | undefined;
+    if (!already) {
+      const slot = deps.budget.take(ws.data.watches);
+      if (typeof slot === "string") {
+        ws.send(errorMessage(slot === "connection" ? MESSAGES.tooManySubscriptions : MESSAGES.tooManyWatches));
+        return;
+      }
+      release = slot;
     }
     // Subscribe first, then read: a change committed meanwhile reaches this socket through the topic.
     const topic = openTopic(id);
-    if (!already) {
+    if (release) {
       ws.subscribe(topicOf(id));
-      ws.data.watching.add(id);
+      ws.data.watching.set(id, release);
       topic.sockets++;
       deps.onSubscriptionsChanged?.(1);
     }
@@ -127,7 +136,10 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
   }
 
   function unsubscribe(ws: ServerWebSocket<PaymentSocketData>, bankPaymentId: string, closed = false) {
-    if (!ws.data.watching.delete(bankPaymentId)) return;
+    const release = ws.data.watching.get(bankPaymentId);
+    if (!release) return;
+    ws.data.watching.delete(bankPaymentId);
+    release();
     // Bun drops a closed socket's topics by itself.
     if (!closed) ws.unsubscribe(topicOf(bankPaymentId));
     deps.onSubscriptionsChanged?.(-1);
@@ -147,13 +159,12 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
         ws.send(errorMessage("Expected a JSON text frame"));
         return;
       }
-      let msg: unknown;
-      try {
-        msg = JSON.parse(raw);
-      } catch {
-        ws.send(errorMessage("Malformed JSON"));
+      const parsed = parseStrictJson(raw);
+      if (!parsed.ok) {
+        ws.send(JSON.stringify({ type: "error", message: "Malformed JSON", detail: parsed.error.reason }));
         return;
       }
+      const msg = parsed.value;
       const { type, bank_payment_id } = (msg && typeof msg === "object" ? msg : {}) as Record<string, unknown>;
       switch (type) {
         case "subscribe":
@@ -172,7 +183,11 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
       }
     },
     close(ws: ServerWebSocket<PaymentSocketData>) {
-      for (const id of [...ws.data.watching]) unsubscribe(ws, id, true);
+      for (const id of [...ws.data.watching.keys()]) unsubscribe(ws, id, true);
+    },
+    /** Tells a socket over its message rate that this message was not read. */
+    refuse(ws: ServerWebSocket<PaymentSocketData>) {
+      ws.send(errorMessage(MESSAGES.tooManyMessages));
     },
     /** Payments watched on this instance (topics), for tests and /metrics. */
     topicCount: () => topics.size,

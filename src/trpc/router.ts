@@ -1,5 +1,6 @@
 import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
+import { MESSAGES } from "../messages.ts";
 import { presentPayment } from "../payments/present.ts";
 import {
   confirmPaymentInput,
@@ -12,6 +13,7 @@ import {
   messageOutput,
   watchPaymentInput,
 } from "../payments/schema.ts";
+import type { PaymentState } from "../realtime/feed.ts";
 import type { Context } from "./context.ts";
 import type { InputIssue } from "./errors.ts";
 import { merchantProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
@@ -85,11 +87,27 @@ export const paymentsRouter = router({
     .input(watchInput)
     .subscription(async ({ ctx, input, signal }) => {
       const since = input.lastEventId && /^\d{1,15}$/.test(input.lastEventId) ? Number(input.lastEventId) : undefined;
-      // Rejects with PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
-      const states = await ctx.feed.watch(input.bank_payment_id, { since, signal });
+      // A socket's watches count against its share; an SSE request is a connection of its own.
+      const slot = ctx.watchBudget.take(ctx.request.socket ?? ctx.watchBudget.connection());
+      if (slot === "connection")
+        throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: MESSAGES.tooManySubscriptions });
+      if (slot === "instance") throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: MESSAGES.tooManyWatches });
+      signal?.addEventListener("abort", slot, { once: true });
+      let states: AsyncGenerator<PaymentState>;
+      try {
+        // Rejects with PaymentNotFound now, before the stream starts, so the caller gets the contract's error.
+        states = await ctx.feed.watch(input.bank_payment_id, { since, signal });
+      } catch (err) {
+        slot();
+        throw err;
+      }
       return (async function* () {
-        for await (const state of states)
-          yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
+        try {
+          for await (const state of states)
+            yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
+        } finally {
+          slot();
+        }
       })();
     }),
 });

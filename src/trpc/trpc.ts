@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import { MalformedJson } from "../strict-json.ts";
 import type { Context } from "./context.ts";
 import { type InputIssue, inputIssues, issuesForBody, toTRPCError } from "./errors.ts";
 
@@ -30,6 +31,7 @@ const t = initTRPC
           code: shape.data.code,
           httpStatus: shape.data.httpStatus,
           path: shape.data.path,
+          ...(error.cause instanceof MalformedJson ? { detail: error.cause.reason } : {}),
           ...(issues ? { issues: issuesForBody(issues) } : {}),
         },
       };
@@ -48,26 +50,62 @@ function contractResult<R extends { ok: boolean }>(result: R, meta: Meta | undef
   if (result.ok) return result;
   const error = (result as unknown as { error: TRPCError }).error;
   const issues = inputIssues(error);
-  if (issues && meta) {
-    const message = typeof meta.invalidInput === "function" ? meta.invalidInput(issues) : meta.invalidInput;
-    throw new TRPCError({ code: "BAD_REQUEST", message, cause: error.cause });
-  }
+  if (issues && meta)
+    throw new TRPCError({ code: "BAD_REQUEST", message: invalidInput(meta, issues), cause: error.cause });
   throw toTRPCError(error);
+}
+
+const invalidInput = (meta: Meta | undefined, issues: InputIssue[]) =>
+  meta === undefined
+    ? "Invalid input"
+    : typeof meta.invalidInput === "function"
+      ? meta.invalidInput(issues)
+      : meta.invalidInput;
+
+/**
+ * /trpc-ws serves subscriptions only: a merchant's calls belong on /trpc, and a socket cannot send what a
+ * webhook signature covers. Refused before the key is checked, so keyless calls there cost nothing more.
+ */
+function refuseOverSocket(ctx: Context, type: string): void {
+  if (ctx.request.socket && type !== "subscription") {
+    throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: MESSAGES.socketsServeSubscriptionsOnly });
+  }
+}
+
+/** A body that is not strict JSON is the procedure's own invalid input (its 400 message, the reason as detail). */
+function refuseMalformedBody(ctx: Context, meta: Meta | undefined): void {
+  const malformed = ctx.request.malformedBody;
+  if (malformed) throw new TRPCError({ code: "BAD_REQUEST", message: invalidInput(meta, []), cause: malformed });
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** Open to anyone holding the capability in its input (payers' pages, health). */
-export const publicProcedure = t.procedure.use(async ({ meta, next }) => contractResult(await next(), meta));
+export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
+  refuseMalformedBody(ctx, meta);
+  return contractResult(await next(), meta);
+});
 
-/** Merchant back ends: `Authorization: Bearer <api key>`, compared in constant time. */
-export const merchantProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+/**
+ * The merchant a request's `Authorization: Bearer <api key>` names, or null; keys compared in constant time.
+ * Exported for the REST routes that must say 401 before 404 without running a procedure.
+ */
+export function authenticatedMerchant(ctx: Pick<Context, "request" | "apiKeys">): string | null {
   const header = ctx.request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const presented = match ? digest(match[1]!) : null;
   const known = presented && knownKeys(ctx.apiKeys).find((key) => timingSafeEqual(key.digest, presented));
-  if (!known) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
-  return contractResult(await next({ ctx: { merchant: known.merchant } }), meta);
+  return known ? known.merchant : null;
+}
+
+/** Merchant back ends: `Authorization: Bearer <api key>`. */
+export const merchantProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
+  const merchant = authenticatedMerchant(ctx);
+  if (merchant === null) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.unauthorized });
+  refuseMalformedBody(ctx, meta);
+  return contractResult(await next({ ctx: { merchant } }), meta);
 });
 
 const knownKeysCache = new WeakMap<readonly string[], Array<{ digest: Buffer; merchant: string }>>();
@@ -89,7 +127,8 @@ function knownKeys(apiKeys: readonly string[]) {
 }
 
 /** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
-export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
+export const webhookProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
   const h = ctx.request.headers;
   let webhookId: string;
   try {
@@ -101,5 +140,6 @@ export const webhookProcedure = t.procedure.use(async ({ ctx, meta, next }) => {
   } catch {
     throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.invalidSignature });
   }
+  refuseMalformedBody(ctx, meta);
   return contractResult(await next({ ctx: { webhookId } }), meta);
 });

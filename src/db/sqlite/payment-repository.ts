@@ -11,6 +11,7 @@ import type {
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
 import type { Db } from "./client.ts";
+import { isUnavailable, toStorageError } from "./errors.ts";
 import { idempotencyKeys, paymentEvents, payments, webhookDeliveries } from "./schema.ts";
 import { createWriteBatcher } from "./write-batch.ts";
 
@@ -84,7 +85,10 @@ function runToEnd<T>(fn: WriteFn<T>, tx: PaymentWrites): T {
  * group-committed (write-batch.ts). Statements with RETURNING or several rows run with .all() so none is
  * left mid-step holding a read snapshot (which stops WAL checkpoints).
  */
-export function createSqlitePaymentRepository(db: Db): PaymentRepository {
+export function createSqlitePaymentRepository(
+  db: Db,
+  options: { onUnavailable?: (err: unknown) => void } = {},
+): PaymentRepository {
   const insertPayment = compile<{
     bankPaymentId: string;
     amountCents: number;
@@ -274,20 +278,34 @@ export function createSqlitePaymentRepository(db: Db): PaymentRepository {
 
   const batch = createWriteBatcher(db.$client);
 
+  /** Disk full, read-only, I/O errors: the domain's StorageUnavailable, and the storage hears of it. */
+  const unavailable = (err: unknown): never => {
+    if (isUnavailable(err)) options.onUnavailable?.(err);
+    throw toStorageError(err);
+  };
+  const read = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f());
+    } catch (err) {
+      return unavailable(err);
+    }
+  };
+
   return {
-    findById: async (id) => findById(id),
-    findByBankPaymentId: async (bankPaymentId) => findByBankPaymentId(bankPaymentId),
-    list: async (filter, v) => pages[filter].all<RawPaymentRow>(v).map(toRecord),
-    lastEventId: async (bankPaymentId) => lastEvent.all<{ id: number }>({ bankPaymentId })[0]?.id ?? 0,
-    async countByStatus(now) {
-      const counts: Record<PaymentStatus, number> = { pending: 0, paid: 0, expired: 0 };
-      for (const row of byStatus.all<{ status: PaymentStatus; n: number }>({ now })) counts[row.status] = row.n;
-      return counts;
-    },
+    findById: (id) => read(() => findById(id)),
+    findByBankPaymentId: (bankPaymentId) => read(() => findByBankPaymentId(bankPaymentId)),
+    list: (filter, v) => read(() => pages[filter].all<RawPaymentRow>(v).map(toRecord)),
+    lastEventId: (bankPaymentId) => read(() => lastEvent.all<{ id: number }>({ bankPaymentId })[0]?.id ?? 0),
+    countByStatus: (now) =>
+      read(() => {
+        const counts: Record<PaymentStatus, number> = { pending: 0, paid: 0, expired: 0 };
+        for (const row of byStatus.all<{ status: PaymentStatus; n: number }>({ now })) counts[row.status] = row.n;
+        return counts;
+      }),
     /**
      * Group-committed with the other writes of this event-loop turn: one BEGIN IMMEDIATE … COMMIT for
      * all, each in its own savepoint; settles after the shared COMMIT.
      */
-    write: (fn) => batch.run(() => runToEnd(fn, tx)),
+    write: (fn) => batch.run(() => runToEnd(fn, tx)).catch(unavailable),
   };
 }
