@@ -20,10 +20,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function ping(port: number): Promise<boolean> {
+async function ping(host: string, port: number): Promise<boolean> {
   try {
     const socket = await Bun.connect({
-      hostname: "127.0.0.1",
+      hostname: host,
       port,
       socket: { data() {}, error() {} },
     });
@@ -46,11 +46,15 @@ export interface TestRedis {
   pid(): number | undefined;
 }
 
-/** Starts redis-server on a free port; fails with how to install it when it is missing. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * Starts redis-server on a free port, listening on `bind` (127.0.0.1 unless a test's own network needs
+ * another address); fails with how to install it when it is missing.
+ */
+export async function startRedis(options: { bind?: string } = {}): Promise<TestRedis> {
   if (!REDIS_SERVER) {
     throw new Error("redis-server is not installed; these tests need a real Redis: apt-get install redis-server");
   }
+  const bind = options.bind ?? "127.0.0.1";
   const port = await freePort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
 
@@ -61,7 +65,10 @@ export async function startRedis(): Promise<TestRedis> {
         "--port",
         String(port),
         "--bind",
-        "127.0.0.1",
+        bind,
+        // Without a password, protected mode refuses every client that is not on loopback.
+        "--protected-mode",
+        bind === "127.0.0.1" ? "yes" : "no",
         "--save",
         "",
         "--appendonly",
@@ -73,7 +80,7 @@ export async function startRedis(): Promise<TestRedis> {
     );
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      if (await ping(port)) return;
+      if (await ping(bind, port)) return;
       if (proc.exitCode !== null) break;
       await Bun.sleep(20);
     }
@@ -89,7 +96,7 @@ export async function startRedis(): Promise<TestRedis> {
 
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${bind}:${port}`,
     port,
     kill,
     restart: start,
