@@ -78,6 +78,18 @@ export async function startRedis(options: { bind?: string } = {}): Promise<TestR
       ],
       { stdout: "ignore", stderr: "pipe" },
     );
+    // Should this test process die first (bun test runs no exit handlers), the server goes with it. The
+    // watchdog ends with the server, and checks the title (redis-server <bind>:<port>) before it kills.
+    const pid = proc.pid;
+    Bun.spawn(
+      [
+        "sh",
+        "-c",
+        `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 0.5; done; ` +
+          `kill -0 ${process.pid} 2>/dev/null || { grep -q '${bind}:${port}' /proc/${pid}/cmdline && kill -9 ${pid}; }`,
+      ],
+      { stdio: ["ignore", "ignore", "ignore"] },
+    ).unref();
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
       if (await ping(bind, port)) return;
