@@ -145,8 +145,20 @@ export function createTestNetwork(names: string[]): TestNetwork {
     for (const ns of made.namespaces) deleteNamespace(ns);
     for (const link of made.links) ip(["link", "del", link], { check: false });
   };
-  // Should a test be interrupted before its afterAll, the namespaces still go.
-  process.once("exit", remove);
+  // Should this process die before its afterAll (bun test runs no exit handlers), a watchdog shell removes
+  // the network once the process is gone.
+  const namespacesToGo = names.map((n) => `${NS_PREFIX}${pid}-${n}`);
+  const watchdog = Bun.spawn(
+    [
+      "sh",
+      "-c",
+      `while kill -0 ${pid} 2>/dev/null; do sleep 0.5; done; for ns in ${namespacesToGo.join(" ")}; do ` +
+        `for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done; ip netns del "$ns" 2>/dev/null; done; ` +
+        `ip link del ${bridge} 2>/dev/null`,
+    ],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
+  watchdog.unref();
   try {
     ip(["link", "add", bridge, "type", "bridge"]);
     made.links.push(bridge);

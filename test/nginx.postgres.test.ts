@@ -96,7 +96,17 @@ beforeAll(async () => {
     stdout: "ignore",
     stderr: "pipe",
   });
-  process.once("exit", stopNginx);
+  // Should this process die before its afterAll (bun test runs no exit handlers), nginx goes with it; its
+  // pid file exists only while it runs.
+  Bun.spawn(
+    [
+      "sh",
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+        `pid=$(cat ${tmp.dir}/nginx.pid 2>/dev/null) && kill -TERM "$pid"`,
+    ],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  ).unref();
   void (async () => {
     for await (const chunk of nginx!.stderr as ReadableStream<Uint8Array>) nginxErr += new TextDecoder().decode(chunk);
   })();
