@@ -215,7 +215,13 @@ describe("a per-socket message rate, on both paths", () => {
     const subscribe = () => s.send({ type: "subscribe", bank_payment_id: payment.bank_payment_id });
     // The burst is served (each answer is read from storage, so wait for them), then the flood is refused.
     for (let i = 0; i < 5; i++) subscribe();
-    await waitUntil(() => s.messages.filter((m) => m.type === "payment").length === 5, 5000, "the burst's 5 answers");
+    await waitUntil(
+      () => s.messages.filter((m) => m.type === "payment").length === 5,
+      5000,
+      "the burst's 5 answers",
+    ).catch((err) => {
+      throw new Error(`${err.message}; got ${JSON.stringify(s.messages).slice(0, 500)}`);
+    });
     for (let i = 0; i < 25; i++) subscribe();
     const closed = await s.closed;
     expect([closed.code, closed.reason]).toEqual([1008, "Too many messages"]);

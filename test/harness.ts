@@ -186,13 +186,24 @@ function processDatabase(given: string | undefined, dir: string): { DATABASE_URL
   return { DATABASE_URL: databaseUrlForProcess(given, dir) };
 }
 
+export interface SpawnOptions {
+  /** Runs the server under this command, e.g. ["ip", "netns", "exec", ns] to put it on another host. */
+  prefix?: string[];
+  /** The address the returned url uses (default 127.0.0.1). */
+  host?: string;
+}
+
 /**
  * Starts `bun src/index.ts` as a real process on port 0 and waits for its "listening" line.
  * cwd defaults to a temp folder so ./data/ of the checkout is never touched.
  */
-export async function spawnServer(env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string>,
+  cwd?: string,
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
   const dir = cwd ?? tempDir("payments-proc-").dir;
-  const proc = Bun.spawn([BUN, join(ROOT, "src/index.ts")], {
+  const proc = Bun.spawn([...(options.prefix ?? []), BUN, join(ROOT, "src/index.ts")], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? "",
@@ -231,7 +242,7 @@ export async function spawnServer(env: Record<string, string>, cwd?: string): Pr
     throw new Error(`server did not start:\n${out}\n${err}`);
   }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
     port,
     proc,
     output: () => out + err,

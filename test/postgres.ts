@@ -3,7 +3,7 @@
  * free port in a temporary folder, so a test can stop, kill and restart it without touching anything else.
  * Each test gets a fresh database of its own (`createDatabase`).
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
@@ -45,9 +45,13 @@ function asPostgres(args: string[]): string[] {
 
 /**
  * Initialises and starts a cluster listening on `host` (127.0.0.1 unless a test's network needs another
- * address) at a free port. fsync is off: these tests stop and kill the server process, never the machine.
+ * address) at a free port; `trust` (a CIDR such as 10.1.2.0/24) lets clients from that network in without
+ * a password, as initdb's trust does for loopback. fsync is off: these tests stop and kill the server
+ * process, never the machine.
  */
-export async function startPostgres(options: { host?: string; listen?: string } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  options: { host?: string; listen?: string; trust?: string } = {},
+): Promise<TestPostgres> {
   const bin = findBinaries();
   if (!bin) throw new Error(INSTALL);
   const host = options.host ?? "127.0.0.1";
@@ -59,6 +63,7 @@ export async function startPostgres(options: { host?: string; listen?: string } 
     { stdout: "pipe", stderr: "pipe" },
   );
   if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`);
+  if (options.trust) appendFileSync(join(data, "pg_hba.conf"), `host all all ${options.trust} trust\n`);
   const port = await freePort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   let stderr = "";

@@ -20,10 +20,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function ping(port: number): Promise<boolean> {
+async function ping(host: string, port: number): Promise<boolean> {
   try {
     const socket = await Bun.connect({
-      hostname: "127.0.0.1",
+      hostname: host,
       port,
       socket: { data() {}, error() {} },
     });
@@ -47,13 +47,15 @@ export interface TestRedis {
 }
 
 /**
- * Starts redis-server on a free port; fails with how to install it when it is missing. With a password,
- * the server requires it (`--requirepass`) and `url` carries it (`redis://:<password>@host:port`).
+ * Starts redis-server on a free port, listening on `bind` (127.0.0.1 unless a test's own network needs
+ * another address); fails with how to install it when it is missing. With a password, the server requires
+ * it (`--requirepass`) and `url` carries it (`redis://:<password>@host:port`).
  */
-export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
+export async function startRedis(options: { password?: string; bind?: string } = {}): Promise<TestRedis> {
   if (!REDIS_SERVER) {
     throw new Error("redis-server is not installed; these tests need a real Redis: apt-get install redis-server");
   }
+  const bind = options.bind ?? "127.0.0.1";
   const port = await freePort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
 
@@ -64,7 +66,10 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
         "--port",
         String(port),
         "--bind",
-        "127.0.0.1",
+        bind,
+        // Without a password, protected mode refuses every client that is not on loopback.
+        "--protected-mode",
+        bind === "127.0.0.1" ? "yes" : "no",
         "--save",
         "",
         "--appendonly",
@@ -75,9 +80,21 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
       ],
       { stdout: "ignore", stderr: "pipe" },
     );
+    // Should this test process die first (bun test runs no exit handlers), the server goes with it. The
+    // watchdog ends with the server, and checks the title (redis-server <bind>:<port>) before it kills.
+    const pid = proc.pid;
+    Bun.spawn(
+      [
+        "sh",
+        "-c",
+        `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 0.5; done; ` +
+          `kill -0 ${process.pid} 2>/dev/null || { grep -q '${bind}:${port}' /proc/${pid}/cmdline && kill -9 ${pid}; }`,
+      ],
+      { stdio: ["ignore", "ignore", "ignore"] },
+    ).unref();
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      if (await ping(port)) return;
+      if (await ping(bind, port)) return;
       if (proc.exitCode !== null) break;
       await Bun.sleep(20);
     }
@@ -94,8 +111,8 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
   await start();
   return {
     url: options.password
-      ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
-      : `redis://127.0.0.1:${port}`,
+      ? `redis://:${encodeURIComponent(options.password)}@${bind}:${port}`
+      : `redis://${bind}:${port}`,
     port,
     kill,
     restart: start,
