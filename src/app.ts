@@ -41,6 +41,7 @@ export function createApp(parts: AppParts) {
     bus,
     ttlSeconds: config.paymentTtlSeconds,
     pix: config.pix,
+    allowHttpReturnUrls: config.nodeEnv !== "production",
   });
   const feed = createPaymentFeed({
     bus,

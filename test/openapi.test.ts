@@ -33,7 +33,9 @@ describe("GET /openapi.json", () => {
 
   test("carries the contract's statuses and messages, from the same zod schemas", () => {
     const create = doc.paths["/payments"].post;
-    expect(create.responses["400"].description).toBe("Invalid value");
+    expect(create.responses["400"].description).toBe(
+      "Invalid value | Invalid description | Invalid metadata | Invalid return_url",
+    );
     expect(create.responses["401"].description).toBe("Unauthorized");
     expect(create.responses["422"].description).toBe("Idempotency key reused with different parameters");
     expect(create.requestBody.content["application/json"].schema).toMatchObject({
@@ -58,6 +60,9 @@ describe("GET /openapi.json", () => {
         "bank_payment_id",
         "checkout_url",
         "created_at",
+        "description",
+        "metadata",
+        "return_url",
         "expiration_date",
         "id",
         "paid",

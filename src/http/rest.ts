@@ -54,7 +54,7 @@ const createRoute = (path: string, summary: string): RestRoute => ({
   input: { body: createPaymentInput },
   output: createPaymentOutput,
   errors: {
-    400: "Invalid value",
+    400: "Invalid value | Invalid description | Invalid metadata | Invalid return_url",
     401: MESSAGES.unauthorized,
     413: MESSAGES.bodyTooLarge,
     415: MESSAGES.unsupportedMediaType,

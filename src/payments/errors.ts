@@ -5,7 +5,8 @@ export type PaymentErrorCode =
   | "PAYMENT_EXPIRED"
   | "IDEMPOTENCY_CONFLICT"
   | "WEBHOOK_ID_REUSED"
-  | "INVALID_QUERY";
+  | "INVALID_QUERY"
+  | "INVALID_RETURN_URL";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
@@ -26,3 +27,5 @@ export const IdempotencyConflict = () =>
 export const WebhookIdReused = () =>
   new PaymentError("WEBHOOK_ID_REUSED", "webhook-id already used for another payment");
 export const InvalidQuery = (message: string) => new PaymentError("INVALID_QUERY", message);
+/** A return_url the schema accepts but this deployment does not: plain http in production. */
+export const InvalidReturnUrl = () => new PaymentError("INVALID_RETURN_URL", "Invalid return_url");

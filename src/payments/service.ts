@@ -5,6 +5,7 @@ import {
   AmountMismatch,
   IdempotencyConflict,
   InvalidQuery,
+  InvalidReturnUrl,
   PaymentExpired,
   PaymentNotFound,
   WebhookIdReused,
@@ -26,6 +27,30 @@ export interface PaymentServiceDeps {
   bus: Bus;
   ttlSeconds: number;
   pix: { key: string; merchantName: string; merchantCity: string };
+  /** Whether a return_url may be plain http (outside production); https is always accepted. */
+  allowHttpReturnUrls: boolean;
+}
+
+/** What a create asks for besides the merchant and the key: the amount and the order it pays. */
+export interface NewCharge {
+  amountCents: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  returnUrl: string | null;
+}
+
+/**
+ * What an idempotency key remembers of its request. A charge without order fields hashes exactly as before
+ * they existed, so keys stored by an older version still match; metadata keys are sorted, so the same pairs
+ * in another order are the same request.
+ */
+export function requestFingerprint(charge: NewCharge): string {
+  const parts = [`amount_cents=${charge.amountCents}`];
+  if (charge.description !== null) parts.push(`description=${JSON.stringify(charge.description)}`);
+  const keys = Object.keys(charge.metadata).sort();
+  if (keys.length > 0) parts.push(`metadata=${JSON.stringify(keys.map((k) => [k, charge.metadata[k]]))}`);
+  if (charge.returnUrl !== null) parts.push(`return_url=${JSON.stringify(charge.returnUrl)}`);
+  return createHash("sha256").update(parts.join("&")).digest("hex");
 }
 
 function toPayment(row: PaymentRecord, now: number): Payment {
@@ -38,6 +63,9 @@ function toPayment(row: PaymentRecord, now: number): Payment {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     paidAt: row.paidAt,
+    description: row.description,
+    metadata: row.metadata,
+    returnUrl: row.returnUrl,
   };
 }
 
@@ -70,16 +98,24 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   return {
     /**
      * Creates a pending payment with its BR Code. With an idempotency key the call must be idempotent:
-     * the same key and amount return the payment the first call created, and create nothing. Two writes
+     * the same key, amount and order fields return the payment the first call created, and create nothing. Two writes
      * racing with one key (on any instance) create one payment: the key is claimed in the same write as
      * the payment, and the loser's write fails and runs again, finding the winner's key.
      */
-    async create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): Promise<{
-      payment: Payment;
-      created: boolean;
-    }> {
+    async create(
+      input: Pick<NewCharge, "amountCents"> & Partial<NewCharge> & { merchant: string; idempotencyKey?: string },
+    ): Promise<{ payment: Payment; created: boolean }> {
+      const charge: NewCharge = {
+        amountCents: input.amountCents,
+        description: input.description ?? null,
+        metadata: input.metadata ?? {},
+        returnUrl: input.returnUrl ?? null,
+      };
+      if (charge.returnUrl !== null && !deps.allowHttpReturnUrls && !/^https:/i.test(charge.returnUrl)) {
+        throw InvalidReturnUrl();
+      }
       const now = clock.now();
-      const requestHash = createHash("sha256").update(`amount_cents=${input.amountCents}`).digest("hex");
+      const requestHash = requestFingerprint(charge);
       const result = await repo.write(function* (tx) {
         if (input.idempotencyKey !== undefined) {
           const kept = yield* tx.findIdempotencyKey(input.merchant, input.idempotencyKey);
@@ -104,6 +140,9 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           brCode,
           createdAt: now,
           expiresAt: now + deps.ttlSeconds * 1000,
+          description: charge.description,
+          metadata: charge.metadata,
+          returnUrl: charge.returnUrl,
         });
         yield* tx.insertEvent({ paymentId: row.id, type: "created", at: now });
         if (input.idempotencyKey !== undefined) {

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID } from "../payments/model.ts";
-import { presentPayment } from "../payments/present.ts";
+import { presentPaymentToPayer } from "../payments/present.ts";
 import type { PaymentFeed, PaymentState } from "./feed.ts";
 
 /** Per-socket state of a /ws connection. */
@@ -46,7 +46,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
   let server: Server<unknown> | null = null;
 
   const paymentMessage = (state: PaymentState) =>
-    JSON.stringify({ type: "payment", payment: presentPayment(state.payment, deps.publicUrl()) });
+    JSON.stringify({ type: "payment", payment: presentPaymentToPayer(state.payment, deps.publicUrl()) });
   const errorMessage = (message: string) => JSON.stringify({ type: "error", message });
 
   /** Sends a newer state to every socket of the topic, once; older or repeated news is dropped. */
