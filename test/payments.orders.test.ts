@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TRPCClientError } from "@trpc/client";
-import { createPaymentClient, createPaymentWatchClient } from "../client/index.ts";
+import { createPaymentClient, createPaymentWatchClient, TRPCClientError } from "../client/index.ts";
 import { MIGRATIONS_FOLDER, openDatabase, runMigrations } from "../src/db/sqlite/client.ts";
 import {
   merchantHeaders,
