@@ -8,7 +8,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, ROOT, restConfirm, type ServerProcess, spawnServer, TEST_API_KEY, tempDir } from "./harness.ts";
+import {
+  BUN,
+  ROOT,
+  restConfirm,
+  restCreate,
+  type ServerProcess,
+  spawnServer,
+  TEST_API_KEY,
+  tempDir,
+} from "./harness.ts";
+import { launchBrowser } from "./pages.browser.ts";
 
 const SETUP_MS = 120_000;
 const FIXTURE = join(ROOT, "test/fixtures/client-consumer");
@@ -72,7 +82,9 @@ beforeAll(async () => {
   packed = info!.files.map((f) => f.path);
 
   mkdirSync(consumer, { recursive: true });
-  for (const file of ["package.json", "tsconfig.json", "shop.ts"]) cpSync(join(FIXTURE, file), join(consumer, file));
+  for (const file of ["package.json", "tsconfig.json", "shop.ts", "web.ts"]) {
+    cpSync(join(FIXTURE, file), join(consumer, file));
+  }
   // The consumer's own tools, at the versions this repository uses (so the npm cache has them).
   const rootLock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")).packages;
   const typescript = rootLock["node_modules/typescript"].version;
@@ -225,5 +237,52 @@ describe("the installed client against a real server", () => {
     const r = await runShop([BUN, "shop.ts"]);
     expect(expectRun(r).runtime).toBe("bun");
     expect(r.step("ws-without-implementation")).toBeUndefined();
+  }, 30_000);
+});
+
+describe("the installed client in a browser", () => {
+  test("bundled with bun build --target browser, it watches a payment in Chromium over SSE and WebSocket", async () => {
+    const build = await run([BUN, "build", "web.ts", "--target", "browser", "--outdir", "web-out"], consumer);
+    expect({ code: build.code, stderr: build.stderr }).toEqual({ code: 0, stderr: "" });
+    const bundle = readFileSync(join(consumer, "web-out/web.js"), "utf8");
+    expect(bundle).not.toMatch(/from\s*["']node:|require\(["']node:/);
+    expect(bundle).not.toContain("</script");
+
+    const { payment } = (await restCreate(server.url, 12.34)).body;
+    const browser = await launchBrowser();
+    try {
+      // The page below is fulfilled by the test, so Chromium cannot tell it is local and would block its
+      // WebSocket to 127.0.0.1 (Local Network Access); a shop's page on a public origin needs no such grant.
+      const page = await (await browser.newContext({ permissions: ["local-network-access"] })).newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      page.on("console", (m) => errors.push(`console.${m.type()}: ${m.text()}`));
+      // A shop page on the service's own origin (SSE needs no CORS then); the service never serves it.
+      await page.route(
+        (url) => url.pathname === "/__shop",
+        (route) =>
+          route.fulfill({
+            contentType: "text/html; charset=utf-8",
+            body: `<!doctype html><html><body><script type="module">${bundle}</script></body></html>`,
+          }),
+      );
+      await page.goto(`${server.url}/__shop?bank_payment_id=${payment.bank_payment_id}`);
+      const both = (status: string) =>
+        page.waitForFunction((s) => document.body.dataset.sse === s && document.body.dataset.ws === s, status, {
+          timeout: 10_000,
+        });
+      await both("pending").catch(async (err) => {
+        throw new Error(
+          `${err.message}; ${await page.evaluate(() => document.body.outerHTML.slice(0, 200))}; ${errors}`,
+        );
+      });
+      expect((await restConfirm(server.url, { bank_payment_id: payment.bank_payment_id, value: 12.34 })).status).toBe(
+        200,
+      );
+      await both("paid");
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 30_000);
 });
