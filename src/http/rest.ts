@@ -146,16 +146,24 @@ export interface RestMatch {
   match: RegExpExecArray;
 }
 
-/** Finds the route for a path; `allowed` lists the methods of a path that exists under another method. */
-export function matchRestRoute(method: string, pathname: string): RestMatch | { allowed: string[] } | null {
+/**
+ * Finds the route for a path; `allowed` lists the methods of a path that exists under another method, and
+ * `path` is its template (the label it is counted under, never the raw path).
+ */
+export function matchRestRoute(
+  method: string,
+  pathname: string,
+): RestMatch | { allowed: string[]; path: string } | null {
   const allowed: string[] = [];
+  let template = "";
   for (const route of restRoutes) {
     const match = route.pattern.exec(pathname);
     if (!match) continue;
     if (route.method === method) return { route, match };
     allowed.push(route.method);
+    template ||= route.path;
   }
-  return allowed.length ? { allowed } : null;
+  return allowed.length ? { allowed, path: template } : null;
 }
 
 /** Runs one REST request through its tRPC procedure with createCaller, so REST and tRPC cannot disagree. */

@@ -10,7 +10,7 @@ import { json } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
-import { handleTrpc } from "./trpc-http.ts";
+import { handleTrpc, trpcRouteLabel } from "./trpc-http.ts";
 
 /** A response and the route label it is logged and counted under. */
 export interface Routed {
@@ -44,6 +44,17 @@ export interface ServerDeps {
   trpcFastPath?: boolean;
 }
 
+/**
+ * The label of a request that failed before its handler named one: a route template, never the raw path,
+ * so the labels of /metrics and the logs stay a bounded set whatever paths are asked for.
+ */
+function routeLabelOf(path: string): string {
+  if (path === "/trpc" || path.startsWith("/trpc/")) return trpcRouteLabel(path);
+  if (path.startsWith("/pay/")) return "/pay/*";
+  const rest = matchRestRoute("", path);
+  return rest && "path" in rest ? rest.path : "unmatched";
+}
+
 /** The whole HTTP surface as a value: `fetch` can be called in a test without a socket. */
 export function createServer(deps: ServerDeps) {
   const { logger, createContext, checkout, docs, sockets, metrics } = deps;
@@ -66,7 +77,7 @@ export function createServer(deps: ServerDeps) {
         },
         fastPath: deps.trpcFastPath,
       });
-      return { route: `/trpc/${path.slice(6)}`, response };
+      return { route: trpcRouteLabel(path), response };
     }
 
     if (path.startsWith("/pay/")) return await checkout.handle(req, url);
@@ -80,7 +91,7 @@ export function createServer(deps: ServerDeps) {
     }
     if (rest) {
       return {
-        route: path,
+        route: rest.path,
         response: json(405, { message: MESSAGES.methodNotAllowed }, { allow: rest.allowed.join(", ") }),
       };
     }
@@ -127,10 +138,10 @@ export function createServer(deps: ServerDeps) {
         } else result = await route(req, url, requestId);
       } catch (err) {
         if (err instanceof HttpError) {
-          result = { route: url.pathname, response: json(err.status, { message: err.message }) };
+          result = { route: routeLabelOf(url.pathname), response: json(err.status, { message: err.message }) };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
-          result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
+          result = { route: routeLabelOf(url.pathname), response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
         }
       } finally {
         inFlight--;
