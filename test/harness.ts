@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import { createApp } from "../src/app.ts";
 import { createInMemoryBus } from "../src/bus/memory.ts";
@@ -55,6 +55,8 @@ export interface TestAppOptions {
   databaseFile?: string;
   /** false: /trpc goes only through tRPC's fetch adapter (src/http/trpc-http.ts). */
   trpcFastPath?: boolean;
+  /** The app's logger (default: silent). */
+  logger?: Logger;
 }
 
 /** Starts the app in this process on port 0 with a fresh SQLite file. */
@@ -81,7 +83,7 @@ export function startTestApp(options: TestAppOptions = {}) {
     bus,
     clock,
     ids: options.ids ?? randomIds,
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     trpcFastPath: options.trpcFastPath,
   });
   const server = Bun.serve({

@@ -12,7 +12,7 @@ import {
 } from "./errors.ts";
 import type { Bus } from "./events.ts";
 import { DEFAULT_PAGE_SIZE, effectiveStatus, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
-import type { PaymentRecord, PaymentRepository } from "./repository.ts";
+import type { PaymentEventType, PaymentRecord, PaymentRepository } from "./repository.ts";
 
 /** Idempotency keys and webhook ids are kept at least this long (CONTRACT §4: at least 24 h). */
 export const RETENTION_MS = 48 * 60 * 60 * 1000;
@@ -29,6 +29,18 @@ export interface PaymentServiceDeps {
   pix: { key: string; merchantName: string; merchantCity: string };
   /** Whether a return_url may be plain http (outside production); https is always accepted. */
   allowHttpReturnUrls: boolean;
+  /**
+   * Told of each change after its commit, once, by the instance that made it (news from other instances
+   * does not come here): the composition root logs it as a domain event.
+   */
+  onChange?: (change: PaymentChange) => void;
+}
+
+/** A change of one payment, as the domain-event log records it: what happened and to which payment. */
+export interface PaymentChange {
+  type: PaymentEventType;
+  paymentId: number;
+  bankPaymentId: string;
 }
 
 /** What a create asks for besides the merchant and the key: the amount and the order it pays. */
@@ -93,7 +105,10 @@ export interface PaymentSnapshot {
 export function createPaymentService(deps: PaymentServiceDeps) {
   const { repo, clock, ids, bus } = deps;
 
-  const announce = (row: PaymentRecord) => bus.publish({ bankPaymentId: row.bankPaymentId });
+  const announce = (row: PaymentRecord, type: PaymentEventType) => {
+    bus.publish({ bankPaymentId: row.bankPaymentId });
+    deps.onChange?.({ type, paymentId: row.id, bankPaymentId: row.bankPaymentId });
+  };
 
   return {
     /**
@@ -156,7 +171,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         }
         return { row, created: true };
       });
-      if (result.created) announce(result.row);
+      if (result.created) announce(result.row, "created");
       return { payment: toPayment(result.row, now), created: result.created };
     },
 
@@ -245,7 +260,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         }
         return { row: paid, changed: true };
       });
-      if (result.changed) announce(result.row);
+      if (result.changed) announce(result.row, "paid");
       return { payment: toPayment(result.row, now), changed: result.changed };
     },
 
@@ -264,7 +279,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           return due;
         });
         for (const row of rows) {
-          announce(row);
+          announce(row, "expired");
           expired.push(toPayment(row, now));
         }
         if (rows.length < EXPIRY_CHUNK) return expired;
