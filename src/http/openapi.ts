@@ -157,7 +157,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         in: "header",
         required: false,
         description:
-          "Same key and body (amount and order): the first response, nothing created; another body: 422. Kept at least 24 h.",
+          "Same key and body (amount and order): the first response, nothing created; another body: 422. " +
+          "Kept at least 24 h.",
         schema: { type: "string", minLength: 1, maxLength: 255 },
         example: "order-1234",
       });

@@ -242,7 +242,8 @@ ${
 ${
   returnUrl === null
     ? ""
-    : `    <a class="return" data-return href="${escapeHtml(returnUrl)}" rel="noopener noreferrer">${escapeHtml(t.backToShop)}</a>\n`
+    : `    <a class="return" data-return href="${escapeHtml(returnUrl)}" rel="noopener noreferrer">` +
+      `${escapeHtml(t.backToShop)}</a>\n`
 }  </section>
 
   <section class="state state-expired" data-state="expired" data-title="${escapeHtml(`${t.titleExpired} · ${merchantName}`)}"${hide("expired")}>
