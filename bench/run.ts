@@ -120,6 +120,10 @@ async function realServer(name: string, dir: string, database: string, logLevel:
       DATABASE_URL: database,
       API_KEYS: API_KEY,
       WEBHOOK_SECRET,
+      // Production needs both; the same lengths as the defaults (demo key, localhost with a 5-digit port), so
+      // the links and BR Codes measured are as long as before.
+      PUBLIC_URL: "http://localhost:40000",
+      PIX_KEY: "7d4a5f1c-2b3e-4c8d-9e0f-1a2b3c4d5e6f",
       LOG_LEVEL: logLevel,
     },
     cwd: dir,

@@ -1,3 +1,8 @@
+/**
+ * The typed client of the PIX Payment API (CONTRACT §13), published as `@pix-payment-api/client`. Only
+ * types come from the server (`import type`), so the built package runs on Bun, Node.js ≥ 20 and in
+ * browsers with nothing of the server in it; the server's tests import this same file.
+ */
 import {
   createTRPCClient,
   createWSClient,
@@ -5,12 +10,16 @@ import {
   httpLink,
   httpSubscriptionLink,
   splitLink,
+  type TRPCClient,
+  TRPCClientError,
   wsLink,
 } from "@trpc/client";
 import { EventSource as EventSourcePolyfill } from "eventsource";
 import type { AppRouter } from "../src/trpc/router.ts";
 
 export type { AppRouter };
+/** What a failed call rejects with (`err.message` is the service's message, `err.data.httpStatus` its status). */
+export { TRPCClientError };
 
 export interface PaymentClientOptions {
   /** Base URL of the service, e.g. http://localhost:3000 */
@@ -23,8 +32,11 @@ export interface PaymentClientOptions {
   headers?: () => Record<string, string>;
 }
 
+/** The merchant's client: `client.payments.create.mutate({ value: 10 })`, `get`, `list`. */
+export type PaymentClient = TRPCClient<AppRouter>;
+
 /** A tRPC client typed by the server's router: `client.payments.create.mutate({ value: 10 })`. */
-export function createPaymentClient(options: PaymentClientOptions) {
+export function createPaymentClient(options: PaymentClientOptions): PaymentClient {
   const url = `${options.url.replace(/\/+$/, "")}/trpc`;
   const headers = () => ({ authorization: `Bearer ${options.apiKey}`, ...options.headers?.() });
   return createTRPCClient<AppRouter>({
@@ -33,30 +45,52 @@ export function createPaymentClient(options: PaymentClientOptions) {
   });
 }
 
-export type PaymentClient = ReturnType<typeof createPaymentClient>;
+/**
+ * A WebSocket class: the runtime's own, or one such as the `ws` package's for runtimes without one
+ * (Node.js 20). Any class constructed as `new WebSocket(url, protocols?)` with the browser's API fits.
+ */
+export type WebSocketImplementation = new (url: string, protocols?: string | string[]) => object;
 
 export interface PaymentWatchClientOptions {
   /** Base URL of the service, e.g. http://localhost:3000 */
   url: string;
   /** `sse`: Server-Sent Events at /trpc (httpSubscriptionLink); `ws`: a WebSocket at /trpc-ws (wsLink). */
   transport: "sse" | "ws";
+  /** For `ws` where the runtime has no WebSocket (Node.js 20): e.g. `import WebSocket from "ws"`. */
+  WebSocket?: WebSocketImplementation;
+}
+
+/** The payer's client: `payments.watch.subscribe(...)`, and `close()` for the WebSocket. */
+export interface PaymentWatchClient {
+  payments: PaymentClient["payments"];
+  /** Closes the WebSocket (no-op for SSE; unsubscribe each subscription instead). */
+  close(): Promise<void>;
 }
 
 /**
  * A typed tRPC client for payers: `payments.watch.subscribe({ bank_payment_id }, { onData })` yields
- * `{ id, data }` with `data` the payment object; it needs no API key (the bank_payment_id is the
- * capability). Both transports reconnect by themselves and resume from the last event id.
- * Call `close()` when done, to close the WebSocket.
+ * `{ id, data }` with `data` the payment object (without the merchant's metadata); it needs no API key (the
+ * bank_payment_id is the capability). Both transports reconnect by themselves and resume from the last
+ * event id. Call `close()` when done, to close the WebSocket.
  */
-export function createPaymentWatchClient(options: PaymentWatchClientOptions) {
+export function createPaymentWatchClient(options: PaymentWatchClientOptions): PaymentWatchClient {
   const base = options.url.replace(/\/+$/, "");
-  const wsClient =
-    options.transport === "ws"
-      ? createWSClient({
-          url: `${base.replace(/^http/, "ws")}/trpc-ws`,
-          keepAlive: { enabled: true, intervalMs: 20_000 },
-        })
-      : null;
+  let wsClient: ReturnType<typeof createWSClient> | null = null;
+  if (options.transport === "ws") {
+    const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketImplementation }).WebSocket;
+    if (!WebSocketClass) {
+      throw new TypeError(
+        'This runtime has no WebSocket (Node.js 20): pass one, e.g. `import WebSocket from "ws"` and ' +
+          '`createPaymentWatchClient({ url, transport: "ws", WebSocket })`, or use transport "sse".',
+      );
+    }
+    wsClient = createWSClient({
+      url: `${base.replace(/^http/, "ws")}/trpc-ws`,
+      // tRPC types the option as the DOM's WebSocket class; ws's class has the same API.
+      WebSocket: WebSocketClass as unknown as typeof WebSocket,
+      keepAlive: { enabled: true, intervalMs: 20_000 },
+    });
+  }
   // Browsers have an EventSource; Bun and Node do not, so the `eventsource` package stands in.
   const EventSource =
     (globalThis as unknown as { EventSource?: typeof EventSourcePolyfill }).EventSource ?? EventSourcePolyfill;
@@ -74,11 +108,8 @@ export function createPaymentWatchClient(options: PaymentWatchClientOptions) {
   });
   return {
     payments: client.payments,
-    /** Closes the WebSocket (no-op for SSE; unsubscribe each subscription instead). */
     async close() {
       await wsClient?.close();
     },
   };
 }
-
-export type PaymentWatchClient = ReturnType<typeof createPaymentWatchClient>;

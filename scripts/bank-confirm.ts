@@ -18,12 +18,14 @@ if (!secret) {
   process.exit(2);
 }
 const base = (process.env.PAYMENTS_URL || `http://localhost:${process.env.PORT || 3000}`).replace(/\/+$/, "");
+const url = `${base}/payments/pix/confirmation`;
+console.error(`POST ${url}   (PAYMENTS_URL or PORT choose where)`);
 
 // The value goes out as written (254.30 stays a JSON number), exactly as a bank would send it.
 const body = `{"bank_payment_id":${JSON.stringify(bankPaymentId)},"value":${valueText}}`;
 const id = `msg_${crypto.randomUUID()}`;
 const signature = new Webhook(secret).sign(id, new Date(), body);
-const response = await fetch(`${base}/payments/pix/confirmation`, {
+const response = await fetch(url, {
   method: "POST",
   headers: {
     "content-type": "application/json",
@@ -32,8 +34,12 @@ const response = await fetch(`${base}/payments/pix/confirmation`, {
     "webhook-signature": signature,
   },
   body,
+  signal: AbortSignal.timeout(10_000),
 }).catch((err: Error) => {
-  console.error(`Could not reach ${base}: ${err.message}`);
+  console.error(
+    `Nothing answers at ${base} (${err.message}). Start the service there (npm start), ` +
+      "or set PAYMENTS_URL (or PORT) to where it runs.",
+  );
   process.exit(1);
 });
 console.log(`${response.status} ${await response.text()}`);

@@ -43,6 +43,13 @@ export function createApp(parts: AppParts) {
     bus,
     ttlSeconds: config.paymentTtlSeconds,
     pix: config.pix,
+    allowHttpReturnUrls: config.nodeEnv !== "production",
+    // One JSON line per domain event, with ids only: never an amount's payer, a key or a secret.
+    onChange: (change) =>
+      logger.info(
+        { event: `payment.${change.type}`, payment_id: change.paymentId, bank_payment_id: change.bankPaymentId },
+        `payment ${change.type}`,
+      ),
   });
   const feed = createPaymentFeed({
     bus,

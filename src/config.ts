@@ -6,6 +6,9 @@ import { DEFAULT_LIMITS } from "./limits.ts";
 /** Where development secrets are kept between restarts (CONTRACT §2: "kept in ./data/"). */
 export const DEV_SECRETS_FILE = "./data/dev-secrets.json";
 
+/** The example key of the Banco Central's BR Code manual: fine for trying the service, but it belongs to nobody. */
+export const DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000";
+
 const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
 const integer = (min: number, max: number) =>
@@ -17,6 +20,13 @@ const integer = (min: number, max: number) =>
 const envSchema = z.object({
   NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "production", "test"]).default("development")),
   PORT: integer(0, 65535).default(3000),
+  HOST: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.:%-]{1,253}$/, "must be an IP address or a host name (e.g. 127.0.0.1, ::, localhost)")
+      .default("0.0.0.0"),
+  ),
   DATABASE_URL: z.preprocess(
     emptyAsUndefined,
     z
@@ -57,7 +67,8 @@ const envSchema = z.object({
       .optional(),
   ),
   PAYMENT_TTL_SECONDS: integer(1, 60 * 60 * 24 * 366).default(1800),
-  PIX_KEY: z.preprocess(emptyAsUndefined, z.string().max(77).default("123e4567-e12b-12d1-a456-426655440000")),
+  // No default here: production must tell a missing key from one that was set (see loadConfig).
+  PIX_KEY: z.preprocess(emptyAsUndefined, z.string().max(77).optional()),
   PIX_MERCHANT_NAME: z.preprocess(emptyAsUndefined, z.string().max(200).default("Loja Demo")),
   PIX_MERCHANT_CITY: z.preprocess(emptyAsUndefined, z.string().max(200).default("Sao Paulo")),
   PUBLIC_URL: z.preprocess(
@@ -83,6 +94,8 @@ const envSchema = z.object({
 export interface Config {
   nodeEnv: "development" | "production" | "test";
   port: number;
+  /** Address Bun.serve listens on (HOST). */
+  host: string;
   /** A SQLite path, or a postgres:// URL. */
   databaseUrl: string;
   /** PostgreSQL connections per instance. */
@@ -104,7 +117,7 @@ export interface Config {
     wsMessageBurst: number;
   };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-  /** Secrets generated for development on this start (printed once by the composition root). */
+  /** Development secrets in use on this start, generated now or kept from before (printed at every start). */
   generated: { apiKey?: string; webhookSecret?: string };
 }
 
@@ -150,8 +163,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   let webhookSecret = e.WEBHOOK_SECRET;
 
   if (e.NODE_ENV === "production") {
-    const missing = [!apiKeys && "API_KEYS", !webhookSecret && "WEBHOOK_SECRET"].filter(Boolean);
-    if (missing.length) throw new ConfigError(`${missing.join(" and ")} must be set when NODE_ENV=production`);
+    const missing = [
+      !apiKeys && "API_KEYS",
+      !webhookSecret && "WEBHOOK_SECRET",
+      !e.PUBLIC_URL && "PUBLIC_URL",
+      !e.PIX_KEY && "PIX_KEY",
+    ].filter((name): name is string => Boolean(name));
+    const why = [
+      !e.PUBLIC_URL && "PUBLIC_URL: the links payers get must not point at localhost",
+      !e.PIX_KEY && "PIX_KEY: without it every BR Code carries the demo key, and payments would go to nobody",
+    ].filter(Boolean);
+    if (missing.length) {
+      const list = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(", ")} and ${missing.at(-1)}`;
+      throw new ConfigError(
+        [`${list} must be set when NODE_ENV=production`, ...why.map((line) => `  ${line}`)].join("\n"),
+      );
+    }
+    if (e.PIX_KEY === DEMO_PIX_KEY) {
+      throw new ConfigError(
+        `PIX_KEY is the demo key ${DEMO_PIX_KEY} (the BR Code manual's example, which belongs to nobody): ` +
+          "set the merchant's own PIX key when NODE_ENV=production",
+      );
+    }
   } else if (!apiKeys || !webhookSecret) {
     const kept = readDevSecrets();
     let changed = false;
@@ -196,13 +229,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
+    host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     apiKeys: apiKeys!,
     webhookSecret: webhookSecret!,
     paymentTtlSeconds: e.PAYMENT_TTL_SECONDS,
-    pix: { key: e.PIX_KEY, merchantName: e.PIX_MERCHANT_NAME, merchantCity: e.PIX_MERCHANT_CITY },
+    pix: { key: e.PIX_KEY ?? DEMO_PIX_KEY, merchantName: e.PIX_MERCHANT_NAME, merchantCity: e.PIX_MERCHANT_CITY },
     publicUrl: e.PUBLIC_URL,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
     limits: {

@@ -46,13 +46,14 @@ const app = createApp({
 const server = Bun.serve({
   ...SERVE_OPTIONS,
   port: config.port,
-  hostname: "0.0.0.0",
+  hostname: config.host,
   fetch: app.server.fetch,
   websocket: app.server.websocket,
 });
 app.setBoundPort(server.port!);
 
-// Printed once, to the terminal of whoever started a development instance; never logged.
+// Printed at every start to the terminal of whoever started a development instance (so a restart shows them
+// again); never logged. Production never generates secrets, so it never prints any.
 if (config.generated.apiKey || config.generated.webhookSecret) {
   console.log(`Development secrets (kept in ${DEV_SECRETS_FILE}):`);
   if (config.generated.apiKey) console.log(`  API key:        ${config.generated.apiKey}`);
@@ -115,4 +116,12 @@ process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejec
 
 // Printed last, once the signal handlers are in place: whoever waits for this line (a supervisor, the
 // tests) may send SIGTERM at once, and before the handlers Bun's default would end the process with 143.
-console.log(`Payment API listening on http://localhost:${server.port} (public URL ${app.publicUrl()})`);
+const LOCAL_HOSTS = ["0.0.0.0", "::", "127.0.0.1", "::1", "localhost"];
+const shownHost = LOCAL_HOSTS.includes(config.host)
+  ? "localhost"
+  : config.host.includes(":")
+    ? `[${config.host}]`
+    : config.host;
+console.log(
+  `Payment API listening on http://${shownHost}:${server.port} (HOST ${config.host}, public URL ${app.publicUrl()})`,
+);

@@ -10,8 +10,14 @@ export interface MetricsDeps {
   trpcWatches?: () => number;
 }
 
-/** Route labels kept; past this, new ones count as "other" so odd URLs cannot grow the series without bound. */
+/**
+ * Route labels kept. The server labels every request with a route template or "unmatched", so this cap is
+ * a last guard: past it, new labels count as "other".
+ */
 const MAX_ROUTE_LABELS = 200;
+
+/** Methods counted under their own name; any other (a client may send any token) counts as "unmatched". */
+const METHOD_LABELS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 /**
  * The app's Prometheus metrics on a Registry of its own (never the global one), so a test can run
@@ -130,7 +136,11 @@ export function createMetrics(deps: MetricsDeps) {
     registry,
     /** Counts one HTTP request and its latency. */
     observeRequest(method: string, route: string, status: number, seconds: number) {
-      const labels = { method, route: routeLabel(route), status: String(status) };
+      const labels = {
+        method: METHOD_LABELS.has(method) ? method : "unmatched",
+        route: routeLabel(route),
+        status: String(status),
+      };
       httpRequests.inc(labels);
       httpDuration.observe(labels, seconds);
     },

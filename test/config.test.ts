@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, DEMO_PIX_KEY, loadConfig } from "../src/config.ts";
 import { BACKEND } from "./backend.ts";
 import { BUN, ROOT, spawnServer, TEST_API_KEY, TEST_WEBHOOK_SECRET, tempDir } from "./harness.ts";
 
@@ -72,6 +72,8 @@ describe("loadConfig", () => {
     ["WS_IDLE_GRACE_MS", "10"],
     ["WS_MESSAGES_PER_SECOND", "1.5"],
     ["WS_MESSAGE_BURST", "0"],
+    ["HOST", "my host"],
+    ["HOST", "http://127.0.0.1"],
   ])("a bad %s (%p) stops start-up with a message naming it", (name, value) => {
     let error: unknown;
     try {
@@ -83,10 +85,35 @@ describe("loadConfig", () => {
     expect((error as Error).message).toContain(name);
   });
 
-  test("production refuses to start without API_KEYS and WEBHOOK_SECRET", () => {
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/API_KEYS and WEBHOOK_SECRET must be set/);
-    expect(() => loadConfig({ NODE_ENV: "production", API_KEYS: TEST_API_KEY })).toThrow(/WEBHOOK_SECRET must be set/);
-    expect(loadConfig({ NODE_ENV: "production", ...base }).apiKeys).toEqual([TEST_API_KEY]);
+  test("production refuses to start without API_KEYS, WEBHOOK_SECRET, PUBLIC_URL and PIX_KEY, naming each", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(
+      /^API_KEYS, WEBHOOK_SECRET, PUBLIC_URL and PIX_KEY must be set when NODE_ENV=production\n/,
+    );
+    const prod = {
+      NODE_ENV: "production",
+      ...base,
+      PUBLIC_URL: "https://pay.example.com",
+      PIX_KEY: "loja@example.com",
+    };
+    expect(() => loadConfig({ ...prod, WEBHOOK_SECRET: "" })).toThrow(/^WEBHOOK_SECRET must be set/);
+    expect(() => loadConfig({ ...prod, PUBLIC_URL: undefined })).toThrow(
+      /^PUBLIC_URL must be set when NODE_ENV=production\n {2}PUBLIC_URL: the links payers get must not point at localhost$/,
+    );
+    expect(() => loadConfig({ ...prod, PIX_KEY: "" })).toThrow(/^PIX_KEY must be set when NODE_ENV=production\n/);
+    expect(() => loadConfig({ ...prod, PIX_KEY: DEMO_PIX_KEY })).toThrow(/^PIX_KEY is the demo key/);
+    const c = loadConfig(prod);
+    expect(c.apiKeys).toEqual([TEST_API_KEY]);
+    expect(c.pix.key).toBe("loja@example.com");
+    expect(c.publicUrl).toBe("https://pay.example.com");
+  });
+
+  test("outside production the demo PIX key and a localhost PUBLIC_URL are the defaults", () => {
+    const c = loadConfig(base);
+    expect(c.pix.key).toBe(DEMO_PIX_KEY);
+    expect(c.publicUrl).toBeUndefined();
+    expect(c.host).toBe("0.0.0.0");
+    expect(loadConfig({ ...base, HOST: "127.0.0.1" }).host).toBe("127.0.0.1");
+    expect(loadConfig({ ...base, HOST: "::1" }).host).toBe("::1");
   });
 });
 
@@ -158,9 +185,33 @@ describe("start-up as a process", () => {
     try {
       const { code, out } = await runServer(tmp.dir, { NODE_ENV: "production" });
       expect(code).toBe(1);
-      expect(out).toContain("API_KEYS and WEBHOOK_SECRET must be set when NODE_ENV=production");
+      expect(out).toContain("API_KEYS, WEBHOOK_SECRET, PUBLIC_URL and PIX_KEY must be set when NODE_ENV=production");
     } finally {
       tmp.cleanup();
+    }
+  });
+
+  test("HOST chooses the listen address: 127.0.0.1 answers on loopback only, the default 0.0.0.0 everywhere", async () => {
+    // 127.0.0.2 is another loopback address on Linux: reachable when bound to 0.0.0.0, not to 127.0.0.1.
+    const reach = (url: string) =>
+      fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.status,
+        () => "refused",
+      );
+    const local = await spawnServer({ HOST: "127.0.0.1" });
+    try {
+      expect(local.output()).toContain("(HOST 127.0.0.1,");
+      expect(await reach(`http://127.0.0.1:${local.port}/healthz`)).toBe(200);
+      expect(await reach(`http://127.0.0.2:${local.port}/healthz`)).toBe("refused");
+    } finally {
+      await local.stop();
+    }
+    const open = await spawnServer({});
+    try {
+      expect(open.output()).toContain("(HOST 0.0.0.0,");
+      expect(await reach(`http://127.0.0.2:${open.port}/healthz`)).toBe(200);
+    } finally {
+      await open.stop();
     }
   });
 
@@ -177,7 +228,9 @@ describe("start-up as a process", () => {
       expect(first.output()).toContain(kept.webhook_secret);
       const second = await spawnServer(noSecrets, tmp.dir);
       expect(await second.stop()).toBe(0);
+      // Printed at every start, not only the one that generated them.
       expect(second.output()).toContain(kept.api_key);
+      expect(second.output()).toContain(kept.webhook_secret);
       expect(JSON.parse(readFileSync(join(tmp.dir, "data/dev-secrets.json"), "utf8"))).toEqual(kept);
       // The default SQLite file, created with its folder; on the PostgreSQL pass the process used PostgreSQL.
       expect(existsSync(join(tmp.dir, "data/payments.sqlite"))).toBe(BACKEND === "sqlite");

@@ -229,7 +229,7 @@ export async function spawnServer(
   const deadline = Date.now() + 15_000;
   let port = 0;
   while (Date.now() < deadline) {
-    const m = /listening on http:\/\/localhost:(\d+)/.exec(out);
+    const m = /listening on http:\/\/[^\s]+:(\d+) /.exec(out);
     if (m) {
       port = Number(m[1]);
       break;

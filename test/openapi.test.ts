@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { MESSAGES } from "../src/messages.ts";
+import {
+  confirmPaymentInput,
+  createPaymentInput,
+  createPaymentOutput,
+  getPaymentOutput,
+  listPaymentsOutput,
+  messageOutput,
+} from "../src/payments/schema.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 
 let app: TestApp;
@@ -33,7 +42,9 @@ describe("GET /openapi.json", () => {
 
   test("carries the contract's statuses and messages, from the same zod schemas", () => {
     const create = doc.paths["/payments"].post;
-    expect(create.responses["400"].description).toBe("Invalid value");
+    expect(create.responses["400"].description).toBe(
+      "Invalid value | Invalid description | Invalid metadata | Invalid return_url",
+    );
     expect(create.responses["401"].description).toBe("Unauthorized");
     expect(create.responses["422"].description).toBe("Idempotency key reused with different parameters");
     expect(create.requestBody.content["application/json"].schema).toMatchObject({
@@ -55,12 +66,9 @@ describe("GET /openapi.json", () => {
       "500",
       "503",
     ]);
-    expect(confirm.parameters.map((p: any) => p.name)).toEqual([
-      "webhook-id",
-      "webhook-timestamp",
-      "webhook-signature",
-    ]);
-    expect(confirm.security).toEqual([]);
+    // The signature's three headers are the operation's security, all required together.
+    expect(confirm.security).toEqual([{ webhookId: [], webhookTimestamp: [], webhookSignature: [] }]);
+    expect(confirm.parameters).toBeUndefined();
     expect(create.security).toEqual([{ apiKey: [] }]);
     const payment = doc.components.schemas.Payment;
     expect(Object.keys(payment.properties).sort()).toEqual(
@@ -68,6 +76,9 @@ describe("GET /openapi.json", () => {
         "bank_payment_id",
         "checkout_url",
         "created_at",
+        "description",
+        "metadata",
+        "return_url",
         "expiration_date",
         "id",
         "paid",
@@ -80,5 +91,117 @@ describe("GET /openapi.json", () => {
     );
     const list = doc.paths["/payments"].get;
     expect(list.parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "status"]);
+  });
+});
+
+/** Every operation of the document, with its path and method. */
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([path, ops]: [string, any]) =>
+    Object.entries(ops).map(([method, op]: [string, any]) => ({ path, method, op })),
+  );
+
+/** A response object, following a $ref into components.responses. */
+const resolve = (response: any) =>
+  response.$ref ? doc.components.responses[response.$ref.replace("#/components/responses/", "")] : response;
+
+describe("what the document shows of each answer", () => {
+  test("every request body and every response body has an example", () => {
+    const missing: string[] = [];
+    for (const { path, method, op } of operations()) {
+      for (const [type, media] of Object.entries(op.requestBody?.content ?? {}) as Array<[string, any]>) {
+        if (media.example === undefined && !media.examples) missing.push(`${method} ${path} request ${type}`);
+      }
+      for (const [status, response] of Object.entries(op.responses) as Array<[string, any]>) {
+        for (const [type, media] of Object.entries(resolve(response).content ?? {}) as Array<[string, any]>) {
+          if (media.example === undefined && !media.examples) missing.push(`${method} ${path} ${status} ${type}`);
+        }
+      }
+    }
+    for (const [name, response] of Object.entries(doc.components.responses) as Array<[string, any]>) {
+      if (!response.content["application/json"].example) missing.push(`components.responses.${name}`);
+    }
+    expect(operations().length).toBe(7);
+    expect(missing).toEqual([]);
+  });
+
+  test("the examples are what the service answers: they pass the procedures' own zod schemas", () => {
+    const body = (path: string, method: string, status = "200") =>
+      doc.paths[path][method].responses[status].content["application/json"];
+    const request = (path: string) => doc.paths[path].post.requestBody.content["application/json"].example;
+    expect(createPaymentInput.safeParse(request("/payments")).success).toBe(true);
+    expect(request("/payments")).toMatchObject({ description: "Pedido #1234", metadata: { order_id: "1234" } });
+    expect(confirmPaymentInput.safeParse(request("/payments/pix/confirmation")).success).toBe(true);
+    expect(createPaymentOutput.parse(body("/payments", "post").example).payment.checkout_url).toStartWith(
+      "https://pay.example.com/pay/",
+    );
+    expect(getPaymentOutput.safeParse(body("/payments/{id}", "get").example).success).toBe(true);
+    expect(listPaymentsOutput.safeParse(body("/payments", "get").example).success).toBe(true);
+    expect(messageOutput.safeParse(body("/payments/pix/confirmation", "post").example).success).toBe(true);
+    // Each message a status can carry is an example of its own.
+    const bad = body("/payments", "post", "400").examples;
+    expect(Object.values(bad).map((e: any) => e.value.message)).toEqual([
+      "Invalid value",
+      "Invalid description",
+      "Invalid metadata",
+      "Invalid return_url",
+    ]);
+  });
+
+  test("strings carry their formats: uuid, date-time, uri", () => {
+    const payment = doc.components.schemas.Payment.properties;
+    expect(payment.bank_payment_id.format).toBe("uuid");
+    expect(payment.created_at.format).toBe("date-time");
+    expect(payment.paid_at.format).toBe("date-time");
+    expect(payment.qr_code.format).toBe("uri");
+    expect(payment.checkout_url.format).toBe("uri");
+    expect(payment.return_url.format).toBe("uri");
+    const create = doc.paths["/payments"].post.requestBody.content["application/json"].schema.properties;
+    expect(create.return_url.anyOf[0]).toMatchObject({ type: "string", format: "uri", maxLength: 2048 });
+    expect(create.description.anyOf[0]).toMatchObject({ type: "string", minLength: 1, maxLength: 140 });
+    expect(create.metadata.anyOf[0]).toMatchObject({ type: "object", maxProperties: 20 });
+  });
+
+  test("the Error schema has the issues and detail that 400 bodies carry", () => {
+    const error = doc.components.schemas.Error;
+    expect(error.required).toEqual(["message"]);
+    expect(error.properties.detail.type).toBe("string");
+    expect(error.properties.issues.items.properties.path).toEqual(
+      expect.objectContaining({ type: "array", items: { type: "string" } }),
+    );
+    expect(error.properties.issues.items.required).toEqual(["path", "message"]);
+  });
+
+  test("the generic answers of every route are documented with the service's messages", async () => {
+    const responses = doc.components.responses;
+    expect(responses.NotFound.content["application/json"].example).toEqual({ message: MESSAGES.notFound });
+    expect(responses.MethodNotAllowed.content["application/json"].example).toEqual({
+      message: MESSAGES.methodNotAllowed,
+    });
+    expect(responses.MethodNotAllowed.headers.Allow.schema.type).toBe("string");
+    expect(responses.InternalError.content["application/json"].example).toEqual({ message: "Internal server error" });
+    expect(doc.info.description).toContain("404");
+    expect(doc.info.description).toContain("405");
+    // ...and they are what the service sends.
+    const unknown = await fetch(`${app.url}/no/such/path`);
+    expect({ status: unknown.status, body: await unknown.json() }).toEqual({
+      status: 404,
+      body: responses.NotFound.content["application/json"].example,
+    });
+    const wrongMethod = await fetch(`${app.url}/payments`, { method: "DELETE" });
+    expect({ status: wrongMethod.status, body: await wrongMethod.json() }).toEqual({
+      status: 405,
+      body: responses.MethodNotAllowed.content["application/json"].example,
+    });
+    expect(wrongMethod.headers.get("allow")).toBe("POST, GET, HEAD");
+  });
+
+  test("the webhook signing scheme is in securitySchemes, header by header", () => {
+    const schemes = doc.components.securitySchemes;
+    expect(schemes.webhookId).toMatchObject({ type: "apiKey", in: "header", name: "webhook-id" });
+    expect(schemes.webhookTimestamp).toMatchObject({ type: "apiKey", in: "header", name: "webhook-timestamp" });
+    expect(schemes.webhookSignature).toMatchObject({ type: "apiKey", in: "header", name: "webhook-signature" });
+    expect(schemes.webhookSignature.description).toContain("HMAC-SHA256");
+    expect(schemes.webhookSignature.description).toContain("whsec_");
+    expect(schemes.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
   });
 });

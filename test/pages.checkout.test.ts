@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import {
   manualClock,
+  merchantHeaders,
   ROOT,
   restConfirm,
   restCreate,
@@ -135,7 +136,9 @@ describe("a pending payment's checkout page", () => {
       expect(await page.locator("textarea#pix-code").inputValue()).toBe(payment.pix_copy_paste);
       expect(await page.locator("[data-amount]").textContent()).toMatch(/^R\$\s40,00$/);
       expect(await page.locator("[data-state=pending]").isVisible()).toBe(true);
-      expect(await page.locator("[data-countdown]").textContent()).toBe("30:00");
+      // A countdown that cannot run would stand still: the expiry time shows instead.
+      expect(await page.locator("[data-countdown]").isVisible()).toBe(false);
+      expect(await page.locator(".deadline time").isVisible()).toBe(true);
       expect(await page.locator(".noscript").isVisible()).toBe(true);
       // Copying needs JavaScript, so the button stays hidden rather than doing nothing.
       expect(await page.locator("button[data-copy]").isVisible()).toBe(false);
@@ -182,9 +185,18 @@ describe("expiry on the page's own clock", () => {
 
 describe("after the payment", () => {
   test(
-    "opening the link shows the confirmed page directly, with amount and time",
+    "opening the link shows the confirmed page directly, with the order, amount, time and the way back to the shop",
     async () => {
-      const payment = await createPayment(254.3);
+      const created = await fetch(`${app.url}/payments`, {
+        method: "POST",
+        headers: merchantHeaders(),
+        body: JSON.stringify({
+          value: 254.3,
+          description: "Pedido #1234 · 2 pães de mel",
+          return_url: "https://loja.example/pedidos/1234",
+        }),
+      });
+      const payment = ((await created.json()) as any).payment;
       expect((await restConfirm(app.url, { bank_payment_id: payment.bank_payment_id, value: 254.3 })).status).toBe(200);
       const context = await browser.newContext(phoneContext());
       const page = await context.newPage();
@@ -197,6 +209,8 @@ describe("after the payment", () => {
       // paid at the manual clock's 2025-04-08T15:15:25Z, which is 12:15 in Brasília
       expect(await page.locator("[data-paid-at]").textContent()).toBe("08/04/2025, 12:15");
       expect(await page.title()).toBe(`Pagamento confirmado · ${MERCHANT}`);
+      expect(await page.locator("[data-description]").textContent()).toBe("Pedido #1234 · 2 pães de mel");
+      expect(await page.locator("a[data-return]").getAttribute("href")).toBe("https://loja.example/pedidos/1234");
       const shot = await saveScreenshot(page, "checkout-paid.png");
       // The README's picture is committed: refresh it only when asked, so a test run leaves git clean.
       const docsShot = join(ROOT, "docs/checkout-paid.png");

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { TRPCClientError } from "@trpc/client";
-import { createPaymentClient } from "../client/index.ts";
+import { createPaymentClient, TRPCClientError } from "../client/index.ts";
 import {
   merchantHeaders,
   restConfirm,

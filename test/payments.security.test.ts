@@ -214,5 +214,11 @@ describe("errors and logs leak nothing", () => {
       route: "/payments/{id}",
       status: 200,
     });
+    // The process's own domain-event lines, between the request lines.
+    const events = lines.filter((l) => typeof l.event === "string").map((l) => [l.msg, l.event, l.payment_id]);
+    expect(events).toEqual([
+      ["payment created", "payment.created", 1],
+      ["payment paid", "payment.paid", 1],
+    ]);
   });
 });

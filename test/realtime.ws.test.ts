@@ -26,9 +26,11 @@ describe("GET /ws across two instances", () => {
     s.send({ type: "subscribe", bank_payment_id: payment.bank_payment_id });
     const snapshot = await s.next();
     expect(snapshot.type).toBe("payment");
-    // Links are built on each instance's own public URL; everything else is the same object.
-    const { qr_code: _q, checkout_url: _c, ...rest } = payment;
+    // Links are built on each instance's own public URL; everything else is the same object, but for the
+    // merchant's metadata, which a payer's channel never carries.
+    const { qr_code: _q, checkout_url: _c, metadata: _m, ...rest } = payment;
     expect(snapshot.payment).toMatchObject({ ...rest, status: "pending", paid: false });
+    expect(snapshot.payment).not.toHaveProperty("metadata");
   }, 30_000);
 
   test("/ws?bank_payment_id= subscribes on connect", async () => {

@@ -31,6 +31,9 @@ const newPayment = (over: Partial<NewPayment> = {}): NewPayment => {
     brCode: `code-${n}`,
     createdAt: T0,
     expiresAt: T0 + 60_000,
+    description: null,
+    metadata: {},
+    returnUrl: null,
     ...over,
   };
 };

@@ -1,6 +1,41 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, merchantHeaders, ROOT, restCreate, spawnServer, TEST_API_KEY, tempDir } from "./harness.ts";
+import {
+  BUN,
+  merchantHeaders,
+  ROOT,
+  restConfirm,
+  restCreate,
+  spawnServer,
+  TEST_API_KEY,
+  TEST_WEBHOOK_SECRET,
+  tempDir,
+} from "./harness.ts";
+import { freePort } from "./redis.ts";
+
+/** Runs a developer script the way npm run does, in a folder of its own; resolves with what it printed. */
+async function runScript(script: string, args: string[], env: Record<string, string>, timeoutMs = 10_000) {
+  const tmp = tempDir();
+  const started = Date.now();
+  const proc = Bun.spawn([BUN, join(ROOT, "scripts", script), ...args], {
+    cwd: tmp.dir,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  try {
+    const [code, stdout, stderr] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
+    return { code, stdout, stderr, ms: Date.now() - started };
+  } finally {
+    clearTimeout(timer);
+    tmp.cleanup();
+  }
+}
 
 describe("npm run bank:confirm (the bank simulator)", () => {
   test("signs with the development secret kept in ./data/ and confirms the payment", async () => {
@@ -44,6 +79,64 @@ describe("npm run bank:confirm (the bank simulator)", () => {
       expect(run.stderr.toString()).toContain("WEBHOOK_SECRET");
     } finally {
       tmp.cleanup();
+    }
+  });
+});
+
+describe("the developer scripts say where they connect, and stop when nothing answers there", () => {
+  test("bank:confirm against a closed port names the URL it tried and exits 1 at once", async () => {
+    const port = await freePort();
+    const r = await runScript("bank-confirm.ts", [crypto.randomUUID(), "10"], {
+      PORT: String(port),
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`POST http://localhost:${port}/payments/pix/confirmation`);
+    expect(r.stderr).toContain(`Nothing answers at http://localhost:${port}`);
+    expect(r.stderr).toContain("npm start");
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  test("bank:confirm honours PAYMENTS_URL over PORT", async () => {
+    const port = await freePort();
+    const r = await runScript("bank-confirm.ts", [crypto.randomUUID(), "10"], {
+      PORT: "1",
+      PAYMENTS_URL: `http://127.0.0.1:${port}/`,
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`POST http://127.0.0.1:${port}/payments/pix/confirmation`);
+  });
+
+  test("watch against a closed port names the URL it tried and exits 1 instead of retrying for ever", async () => {
+    const port = await freePort();
+    const r = await runScript("watch.ts", [crypto.randomUUID()], { PORT: String(port) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`connecting to ws://localhost:${port}/ws?bank_payment_id=`);
+    expect(r.stderr).toContain(`Nothing answers at http://localhost:${port}`);
+    expect(r.stderr).toContain("npm start");
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  test("watch on PORT prints the payment's states and exits 0 once it is paid", async () => {
+    const server = await spawnServer({});
+    try {
+      const { payment } = (await restCreate(server.url, 12.5)).body;
+      const watching = runScript("watch.ts", [payment.bank_payment_id], { PORT: String(server.port) });
+      await Bun.sleep(300);
+      expect((await restConfirm(server.url, { bank_payment_id: payment.bank_payment_id, value: 12.5 })).status).toBe(
+        200,
+      );
+      const r = await watching;
+      expect(r.code).toBe(0);
+      const states = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).payment.status);
+      expect(states.at(-1)).toBe("paid");
+      expect(r.stderr).toContain(`watching ${payment.bank_payment_id} on ws://localhost:${server.port}/ws`);
+    } finally {
+      await server.stop();
     }
   });
 });

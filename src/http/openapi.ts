@@ -1,17 +1,103 @@
 import { z } from "zod";
-import { INTERNAL_ERROR_MESSAGE } from "../messages.ts";
-import { restRoutes } from "./rest.ts";
+import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import type { Payment } from "../payments/model.ts";
+import { presentPayment } from "../payments/present.ts";
+import { buildBrCode, txidFromUuid } from "../pix/brcode.ts";
+import { type RestRoute, restRoutes } from "./rest.ts";
 
 type JsonSchema = Record<string, unknown>;
+
+const EXAMPLE_BANK_PAYMENT_ID = "ca2910ae-c4e8-44d3-b510-e573e9be9a58";
+const EXAMPLE_ORDER = {
+  description: "Pedido #1234",
+  metadata: { order_id: "1234" },
+  return_url: "https://loja.example/pedidos/1234",
+};
+
+/** The payment of every example: CONTRACT §3's, with a real BR Code, presented by the code that presents them. */
+function examplePayment(serverUrl: string, status: "pending" | "paid" = "pending") {
+  const createdAt = Date.UTC(2025, 3, 8, 15, 15, 25);
+  const payment: Payment = {
+    id: 6,
+    bankPaymentId: EXAMPLE_BANK_PAYMENT_ID,
+    amountCents: 25430,
+    status,
+    brCode: buildBrCode({
+      pixKey: "123e4567-e12b-12d1-a456-426655440000",
+      merchantName: "Loja Demo",
+      merchantCity: "Sao Paulo",
+      amountCents: 25430,
+      txid: txidFromUuid(EXAMPLE_BANK_PAYMENT_ID),
+      pointOfInitiation: "12",
+    }),
+    createdAt,
+    expiresAt: createdAt + 30 * 60_000,
+    paidAt: status === "paid" ? createdAt + 60_000 : null,
+    description: EXAMPLE_ORDER.description,
+    metadata: EXAMPLE_ORDER.metadata,
+    returnUrl: EXAMPLE_ORDER.return_url,
+  };
+  return presentPayment(payment, serverUrl);
+}
+
+/** Request and 200-response examples of each procedure a REST route runs. */
+function examplesFor(route: RestRoute, serverUrl: string): { request?: unknown; response: unknown } {
+  switch (route.procedure) {
+    case "payments.create":
+      return {
+        request: { value: 254.3, ...EXAMPLE_ORDER },
+        response: { message: "The payment has been created", payment: examplePayment(serverUrl) },
+      };
+    case "payments.confirm":
+      return {
+        request: { bank_payment_id: EXAMPLE_BANK_PAYMENT_ID, value: 254.3 },
+        response: { message: "The payment has been confirmed" },
+      };
+    case "payments.get":
+      return { response: { payment: examplePayment(serverUrl, "paid") } };
+    case "payments.list":
+      return { response: { payments: [examplePayment(serverUrl, "paid")], next_cursor: "cDo1" } };
+    default:
+      throw new Error(`no OpenAPI example for ${route.procedure}`);
+  }
+}
+
+/** A name for each example of an error status, e.g. "Invalid value" → "invalid_value". */
+const exampleName = (message: string) =>
+  message
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_|_$/g, "");
 
 /** Builds the OpenAPI 3.1 document of every REST route from the same zod schemas the procedures use. */
 export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
   const components: Record<string, JsonSchema> = {
     Error: {
       type: "object",
-      properties: { message: { type: "string" } },
+      description:
+        "Every error body. 400 bodies may say more: `issues` (which input field failed, from the schema) or " +
+        "`detail` (why the body could not be read).",
+      properties: {
+        message: { type: "string", description: "The contract's message", examples: ["Invalid value"] },
+        issues: {
+          type: "array",
+          description: "400 only: the fields that failed validation",
+          items: {
+            type: "object",
+            properties: {
+              path: { type: "array", items: { type: "string" }, examples: [["value"]] },
+              message: { type: "string", examples: ["Too small: expected number to be >0"] },
+            },
+            required: ["path", "message"],
+          },
+        },
+        detail: {
+          type: "string",
+          description: "400 only: why the body was not read",
+          examples: ["Body is not valid JSON"],
+        },
+      },
       required: ["message"],
-      description: "Every error body; extra fields (detail, issues) may be present.",
     },
   };
 
@@ -21,56 +107,88 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     for (const [name, def] of Object.entries(($defs ?? {}) as Record<string, JsonSchema>)) components[name] = def;
     return JSON.parse(JSON.stringify(rest).replaceAll("#/$defs/", "#/components/schemas/"));
   };
-  const errorResponse = (description: string) => ({
-    description,
-    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-  });
+  /** An error response with one example per message the status can carry. */
+  const errorResponse = (description: string) => {
+    const messages = description.split(" | ");
+    return {
+      description,
+      content: {
+        "application/json": {
+          schema: { $ref: "#/components/schemas/Error" },
+          examples: Object.fromEntries(
+            messages.map((message) => [exampleName(message), { summary: message, value: { message } }]),
+          ),
+        },
+      },
+    };
+  };
 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of restRoutes) {
+    const examples = examplesFor(route, serverUrl);
     const parameters: unknown[] = [];
     if (route.input.pathId) {
-      parameters.push({ name: "id", in: "path", required: true, schema: { type: "integer", minimum: 1 } });
+      parameters.push({
+        name: "id",
+        in: "path",
+        required: true,
+        schema: { type: "integer", minimum: 1 },
+        example: 6,
+      });
     }
     if (route.input.query) {
       const query = toSchema(route.input.query, "input") as { properties: Record<string, JsonSchema> };
+      const queryExamples: Record<string, unknown> = { status: "paid", limit: 20, cursor: "cDo1" };
       for (const [name, schema] of Object.entries(query.properties)) {
         const { description, ...rest } = schema;
-        parameters.push({ name, in: "query", required: false, description, schema: rest });
+        parameters.push({
+          name,
+          in: "query",
+          required: false,
+          description,
+          schema: rest,
+          example: queryExamples[name],
+        });
       }
     }
-    if (route.path.startsWith("/payments") && route.procedure === "payments.create") {
+    if (route.procedure === "payments.create") {
       parameters.push({
         name: "Idempotency-Key",
         in: "header",
         required: false,
-        description: "Same key and body: the first response, nothing created. Kept at least 24 h.",
+        description:
+          "Same key and body (amount and order): the first response, nothing created; another body: 422. " +
+          "Kept at least 24 h.",
         schema: { type: "string", minLength: 1, maxLength: 255 },
+        example: "order-1234",
       });
     }
-    if (route.security === "webhook") {
-      for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
-        parameters.push({ name, in: "header", required: true, schema: { type: "string" } });
-      }
-    }
     const responses: Record<string, unknown> = {
-      200: { description: "OK", content: { "application/json": { schema: toSchema(route.output, "output") } } },
+      200: {
+        description: "OK",
+        content: { "application/json": { schema: toSchema(route.output, "output"), example: examples.response } },
+      },
     };
     for (const [status, message] of Object.entries(route.errors)) responses[status] = errorResponse(message);
-    responses["500"] = errorResponse(INTERNAL_ERROR_MESSAGE);
+    responses["500"] = { $ref: "#/components/responses/InternalError" };
 
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = {
       operationId: route.path === "/payments/pix" ? "createPixPayment" : route.procedure.replace(".", "_"),
       summary: route.summary,
       description: `Runs the tRPC procedure \`${route.procedure}\`.`,
-      security: route.security === "merchant" ? [{ apiKey: [] }] : [],
+      security:
+        route.security === "merchant"
+          ? [{ apiKey: [] }]
+          : [{ webhookId: [], webhookTimestamp: [], webhookSignature: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(route.input.body
         ? {
             requestBody: {
               required: true,
-              content: { "application/json": { schema: toSchema(route.input.body, "input") } },
+              content: {
+                "application/json": { schema: toSchema(route.input.body, "input"), example: examples.request },
+              },
             },
           }
         : {}),
@@ -78,31 +196,101 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     };
   }
 
-  const plain = (description: string) => ({
+  const plain = (description: string, properties: Record<string, JsonSchema>, example: Record<string, unknown>) => ({
     description,
-    content: { "application/json": { schema: { type: "object" } } },
+    content: {
+      "application/json": {
+        schema: { type: "object", properties, required: Object.keys(properties) },
+        example,
+      },
+    },
   });
-  paths["/healthz"] = { get: { operationId: "healthz", summary: "Liveness", responses: { 200: plain("Alive") } } };
+  const readiness = { status: { type: "string" }, database: { type: "boolean" }, bus: { type: "boolean" } };
+  paths["/healthz"] = {
+    get: {
+      operationId: "healthz",
+      summary: "Liveness",
+      security: [],
+      responses: { 200: plain("Alive", { status: { type: "string" } }, { status: "ok" }) },
+    },
+  };
   paths["/readyz"] = {
     get: {
       operationId: "readyz",
       summary: "Readiness: the database (and Redis, when configured) answer",
-      responses: { 200: plain("Ready"), 503: plain("Not ready") },
+      security: [],
+      responses: {
+        200: plain("Ready", readiness, { status: "ready", database: true, bus: true }),
+        503: plain("Not ready", readiness, { status: "unavailable", database: true, bus: false }),
+      },
     },
   };
+
+  const generic = (description: string, message: string, headers?: Record<string, unknown>) => ({
+    description,
+    ...(headers ? { headers } : {}),
+    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: { message } } },
+  });
 
   return {
     openapi: "3.1.0",
     info: {
       title: "PIX Payment API",
       version: "1.0.0",
-      description: "Real-time PIX payments. Amounts are reais with at most 2 decimals, stored as integer cents.",
+      description:
+        "Real-time PIX payments. Amounts are reais with at most 2 decimals, stored as integer cents.\n\n" +
+        "Every route may also answer with the responses under `components.responses`: a path that is not listed " +
+        "here answers `404` (NotFound); a listed path asked with another method answers `405` (MethodNotAllowed) " +
+        "with an `Allow` header; a body over 64 KiB `413`, a body that is not JSON `415`, and an unexpected failure " +
+        "`500` without details.",
     },
     servers: [{ url: serverUrl }],
+    security: [],
     paths,
     components: {
       schemas: components,
-      securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "A merchant API key (API_KEYS)" } },
+      responses: {
+        NotFound: generic("Unknown path (any method)", MESSAGES.notFound),
+        MethodNotAllowed: generic("A documented path asked with a method it does not have", MESSAGES.methodNotAllowed, {
+          Allow: {
+            description: "The path's methods, e.g. `POST, GET`",
+            schema: { type: "string" },
+            example: "POST, GET",
+          },
+        }),
+        PayloadTooLarge: generic("Body over 64 KiB", MESSAGES.bodyTooLarge),
+        UnsupportedMediaType: generic("A Content-Type other than JSON", MESSAGES.unsupportedMediaType),
+        InternalError: generic(
+          "Unexpected failure (logged with the request id); never any detail",
+          INTERNAL_ERROR_MESSAGE,
+        ),
+      },
+      securitySchemes: {
+        apiKey: { type: "http", scheme: "bearer", description: "A merchant API key (API_KEYS)" },
+        webhookId: {
+          type: "apiKey",
+          in: "header",
+          name: "webhook-id",
+          description:
+            "Standard Webhooks (https://www.standardwebhooks.com/): the message id. An id already applied is not " +
+            "applied again (200, nothing changes); one already used for another payment answers 409.",
+        },
+        webhookTimestamp: {
+          type: "apiKey",
+          in: "header",
+          name: "webhook-timestamp",
+          description: "Standard Webhooks: Unix seconds; more than 5 minutes from the server's clock is refused (401).",
+        },
+        webhookSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "webhook-signature",
+          description:
+            'Standard Webhooks: `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>">`, keyed ' +
+            "with the base64-decoded part of WEBHOOK_SECRET after `whsec_`; several signatures may be sent, " +
+            "space-separated. Any failure answers 401 Invalid signature.",
+        },
+      },
     },
   };
 }

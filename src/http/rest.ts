@@ -61,7 +61,7 @@ const createRoute = (path: string, summary: string): RestRoute => ({
   input: { body: createPaymentInput },
   output: createPaymentOutput,
   errors: {
-    400: "Invalid value",
+    400: "Invalid value | Invalid description | Invalid metadata | Invalid return_url",
     401: MESSAGES.unauthorized,
     413: MESSAGES.bodyTooLarge,
     415: MESSAGES.unsupportedMediaType,
@@ -160,17 +160,25 @@ export interface RestMatch {
   match: RegExpExecArray;
 }
 
-/** Finds the route for a path; `allowed` lists the methods of a path that exists under another method. */
-export function matchRestRoute(method: string, pathname: string): RestMatch | { allowed: string[] } | null {
+/**
+ * Finds the route for a path; `allowed` lists the methods of a path that exists under another method, and
+ * `path` is its template (the label it is counted under, never the raw path).
+ */
+export function matchRestRoute(
+  method: string,
+  pathname: string,
+): RestMatch | { allowed: string[]; path: string } | null {
   const allowed: string[] = [];
+  let template = "";
   for (const route of restRoutes) {
     const match = route.pattern.exec(pathname);
     if (!match) continue;
     // HEAD is GET without the body (Bun sends the headers only).
     if (route.method === method || (method === "HEAD" && route.method === "GET")) return { route, match };
     allowed.push(...(route.method === "GET" ? ["GET", "HEAD"] : [route.method]));
+    template ||= route.path;
   }
-  return allowed.length ? { allowed } : null;
+  return allowed.length ? { allowed, path: template } : null;
 }
 
 /** Runs one REST request through its tRPC procedure with createCaller, so REST and tRPC cannot disagree. */

@@ -11,7 +11,7 @@ import { json } from "./json.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { requestIdOf } from "./request-id.ts";
 import { handleRest, matchRestRoute } from "./rest.ts";
-import { handleTrpc } from "./trpc-http.ts";
+import { handleTrpc, trpcRouteLabel } from "./trpc-http.ts";
 
 /**
  * Bun.serve options of the HTTP surface, for src/index.ts and the tests alike. Bun's body cap is set far
@@ -63,6 +63,17 @@ export interface ServerDeps {
   trpcFastPath?: boolean;
 }
 
+/**
+ * The label of a request that failed before its handler named one: a route template, never the raw path,
+ * so the labels of /metrics and the logs stay a bounded set whatever paths are asked for.
+ */
+function routeLabelOf(path: string): string {
+  if (path === "/trpc" || path.startsWith("/trpc/")) return trpcRouteLabel(path);
+  if (path.startsWith("/pay/")) return "/pay/*";
+  const rest = matchRestRoute("", path);
+  return rest && "path" in rest ? rest.path : "unmatched";
+}
+
 /** The whole HTTP surface as a value: `fetch` can be called in a test without a socket. */
 export function createServer(deps: ServerDeps) {
   const { logger, createContext, checkout, docs, sockets, metrics } = deps;
@@ -95,7 +106,7 @@ export function createServer(deps: ServerDeps) {
         },
         fastPath: deps.trpcFastPath,
       });
-      return { route: `/trpc/${path.slice(6)}`, response };
+      return { route: trpcRouteLabel(path), response };
     }
 
     if (path.startsWith("/pay/")) return await checkout.handle(req, url);
@@ -109,7 +120,7 @@ export function createServer(deps: ServerDeps) {
     }
     if (rest) {
       return {
-        route: path,
+        route: rest.path,
         response: json(405, { message: MESSAGES.methodNotAllowed }, { allow: rest.allowed.join(", ") }),
       };
     }
@@ -156,16 +167,19 @@ export function createServer(deps: ServerDeps) {
         } else result = await route(req, url, requestId);
       } catch (err) {
         if (err instanceof HttpError) {
-          result = { route: url.pathname, response: json(err.status, { message: err.message }) };
+          result = { route: routeLabelOf(url.pathname), response: json(err.status, { message: err.message }) };
         } else if (err instanceof ClientGone) {
           // Nobody will read this answer; it is logged and counted as what it is, not as our 500.
-          result = { route: url.pathname, response: new Response(null, { status: CLIENT_CLOSED_REQUEST }) };
+          result = {
+            route: routeLabelOf(url.pathname),
+            response: new Response(null, { status: CLIENT_CLOSED_REQUEST }),
+          };
         } else if (isStorageUnavailable(err)) {
           reportFailure(err, requestId);
-          result = { route: url.pathname, response: json(503, { message: MESSAGES.unavailable }) };
+          result = { route: routeLabelOf(url.pathname), response: json(503, { message: MESSAGES.unavailable }) };
         } else {
           logger.error({ err, request_id: requestId }, "unexpected error");
-          result = { route: url.pathname, response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
+          result = { route: routeLabelOf(url.pathname), response: json(500, { message: INTERNAL_ERROR_MESSAGE }) };
         }
       } finally {
         inFlight--;

@@ -18,6 +18,16 @@ const procedures = appRouter._def.procedures as unknown as Record<
 /** How many requests took the direct path (tests check that it is really used). */
 export const trpcHttpCounts = { fast: 0 };
 
+/**
+ * The metrics and log label of a /trpc path: `/trpc/<procedure>` for one the router has, `/trpc/batch` for
+ * a batch of them, `unmatched` for anything else, so made-up procedure names cannot grow the label set.
+ */
+export function trpcRouteLabel(pathname: string): string {
+  const names = pathname.slice(ENDPOINT.length + 1).split(",");
+  if (!names.every((name) => Object.hasOwn(procedures, name))) return "unmatched";
+  return names.length === 1 ? `${ENDPOINT}/${names[0]}` : `${ENDPOINT}/batch`;
+}
+
 /** What a /trpc request needs besides itself: the request's own info and the one context factory. */
 export interface TrpcHttpDeps {
   request: RequestInfo;

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import { QR_CACHE_ENTRIES } from "../limits.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID, type Payment, type PaymentStatus } from "../payments/model.ts";
+import { isReturnUrl } from "../payments/schema.ts";
 import type { PaymentService } from "../payments/service.ts";
 import { type Asset, assetPath, findAsset } from "./assets.ts";
 import {
@@ -183,6 +184,8 @@ export function renderCheckoutPage(input: {
   const qrSrc = `/pay/${payment.bankPaymentId}/qr.svg`;
   const hide = (state: PaymentStatus) => (state === status ? "" : " hidden");
   const merchantTitle = `${titleFor(status, t)} · ${merchantName}`;
+  // Stored return_urls passed the schema already; checked again here because this is where an href is made.
+  const returnUrl = payment.returnUrl !== null && isReturnUrl(payment.returnUrl) ? payment.returnUrl : null;
 
   return `${documentHead(locale, merchantTitle)}
 <script src="${assetPath("checkout.js")}" defer></script>
@@ -197,35 +200,43 @@ export function renderCheckoutPage(input: {
   data-merchant="${escapeHtml(merchantName)}">
   <header class="merchant">
     <span class="merchant-badge" aria-hidden="true">${escapeHtml(initialOf(merchantName))}</span>
-    <div>
+    <div class="merchant-text">
       <p class="merchant-label">${escapeHtml(t.payTo)}</p>
       <h1 class="merchant-name">${escapeHtml(merchantName)}</h1>
     </div>
   </header>
-
+${
+  payment.description === null
+    ? ""
+    : `  <p class="description" data-description>${escapeHtml(payment.description)}</p>\n`
+}
   <div class="amount">
     <span class="amount-label">${escapeHtml(t.amount)}</span>
     <strong class="amount-value" data-amount>${escapeHtml(amount)}</strong>
   </div>
 
   <section class="state state-pending" data-state="pending" data-title="${escapeHtml(`${t.titlePending} · ${merchantName}`)}"${hide("pending")}>
-    <p class="countdown" role="timer">
-      <span>${escapeHtml(t.expiresIn)}</span>
-      <strong data-countdown>${formatCountdown(payment.expiresAt - now)}</strong>
-    </p>
-    <p class="deadline">${escapeHtml(t.validUntil)} <time datetime="${new Date(payment.expiresAt).toISOString()}">${escapeHtml(formatDateTime(payment.expiresAt, locale))}</time> (${escapeHtml(t.timeZoneNote)})</p>
+    <div class="timer">
+      <p class="countdown" role="timer" data-countdown-line hidden>
+        <span>${escapeHtml(t.expiresIn)}</span>
+        <strong data-countdown>${formatCountdown(payment.expiresAt - now)}</strong>
+      </p>
+      <p class="deadline">${escapeHtml(t.validUntil)} <time datetime="${new Date(payment.expiresAt).toISOString()}">${escapeHtml(formatDateTime(payment.expiresAt, locale))}</time> (${escapeHtml(t.timeZoneNote)})</p>
+    </div>
+    <div class="pay-code">
+      <label class="code-label" for="pix-code">${ICON_PIX}${escapeHtml(t.copyPasteLabel)}</label>
+      <button type="button" class="copy" data-copy
+        data-label-copy="${escapeHtml(t.copy)}"
+        data-label-copied="${escapeHtml(t.copied)}"
+        data-label-failed="${escapeHtml(t.copyFailed)}" hidden>${escapeHtml(t.copy)}</button>
+      <textarea class="code" id="pix-code" readonly rows="3" spellcheck="false" autocomplete="off">${escapeHtml(payment.brCode)}</textarea>
+    </div>
     <figure class="qr">
       <img src="${qrSrc}" width="232" height="232" alt="${escapeHtml(`${t.qrAlt} · ${amount}`)}">
     </figure>
     <ol class="steps">
       ${t.steps.map((step) => `<li>${escapeHtml(step)}</li>`).join("\n      ")}
     </ol>
-    <label class="code-label" for="pix-code">${ICON_PIX}${escapeHtml(t.copyPasteLabel)}</label>
-    <textarea class="code" id="pix-code" readonly rows="4" spellcheck="false" autocomplete="off">${escapeHtml(payment.brCode)}</textarea>
-    <button type="button" class="copy" data-copy
-      data-label-copy="${escapeHtml(t.copy)}"
-      data-label-copied="${escapeHtml(t.copied)}"
-      data-label-failed="${escapeHtml(t.copyFailed)}" hidden>${escapeHtml(t.copy)}</button>
     <p class="live" data-live data-label-waiting="${escapeHtml(t.waiting)}" data-label-reconnecting="${escapeHtml(t.reconnecting)}"><span class="pulse" aria-hidden="true"></span><span data-live-text>${escapeHtml(t.waiting)}</span></p>
     <noscript><p class="noscript">${escapeHtml(t.noScript)}</p></noscript>
   </section>
@@ -236,8 +247,13 @@ export function renderCheckoutPage(input: {
     <p class="state-detail">${escapeHtml(t.paidAt)} <time data-paid-at${
       payment.paidAt === null ? "" : ` datetime="${new Date(payment.paidAt).toISOString()}"`
     }>${payment.paidAt === null ? "" : escapeHtml(formatDateTime(payment.paidAt, locale))}</time> (${escapeHtml(t.timeZoneNote)})</p>
-    <p class="state-note">${escapeHtml(t.paidNote)}</p>
-  </section>
+    <p class="state-note">${escapeHtml(returnUrl === null ? t.paidNote : t.paidNoteReturn)}</p>
+${
+  returnUrl === null
+    ? ""
+    : `    <a class="return" data-return href="${escapeHtml(returnUrl)}" rel="noopener noreferrer">` +
+      `${escapeHtml(t.backToShop)}</a>\n`
+}  </section>
 
   <section class="state state-expired" data-state="expired" data-title="${escapeHtml(`${t.titleExpired} · ${merchantName}`)}"${hide("expired")}>
     ${ICON_CLOCK}

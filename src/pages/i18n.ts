@@ -107,6 +107,9 @@ export interface Messages {
   paidHeading: string;
   paidAt: string;
   paidNote: string;
+  /** The paid note when the shop gave a return_url: the payer goes back rather than closing the page. */
+  paidNoteReturn: string;
+  backToShop: string;
   expiredHeading: string;
   expiredNote: string;
   notFoundHeading: string;
@@ -141,6 +144,8 @@ export const MESSAGES: Record<Locale, Messages> = {
     paidHeading: "Pagamento confirmado",
     paidAt: "Pago em",
     paidNote: "Obrigado! Você já pode fechar esta página.",
+    paidNoteReturn: "Obrigado! Volte para a loja para acompanhar o seu pedido.",
+    backToShop: "Voltar para a loja",
     expiredHeading: "Pagamento expirado",
     expiredNote: "O prazo para pagar terminou e este código não vale mais. Peça um novo link à loja.",
     notFoundHeading: "Pagamento não encontrado",
@@ -173,6 +178,8 @@ export const MESSAGES: Record<Locale, Messages> = {
     paidHeading: "Payment confirmed",
     paidAt: "Paid on",
     paidNote: "Thank you! You can close this page now.",
+    paidNoteReturn: "Thank you! Go back to the shop to follow your order.",
+    backToShop: "Back to the shop",
     expiredHeading: "Payment expired",
     expiredNote: "The time to pay has run out and this code is no longer valid. Ask the shop for a new link.",
     notFoundHeading: "Payment not found",

@@ -6,7 +6,8 @@ export type PaymentErrorCode =
   | "IDEMPOTENCY_CONFLICT"
   | "WEBHOOK_ID_REUSED"
   | "INVALID_QUERY"
-  | "STORAGE_UNAVAILABLE";
+  | "STORAGE_UNAVAILABLE"
+  | "INVALID_RETURN_URL";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
@@ -39,3 +40,6 @@ export const StorageUnavailable = (cause?: unknown) =>
 /** True for a StorageUnavailable error. */
 export const isStorageUnavailable = (err: unknown): err is PaymentError =>
   err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE";
+
+/** A return_url the schema accepts but this deployment does not: plain http in production. */
+export const InvalidReturnUrl = () => new PaymentError("INVALID_RETURN_URL", "Invalid return_url");

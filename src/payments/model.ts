@@ -10,7 +10,23 @@ export interface Payment {
   createdAt: number;
   expiresAt: number;
   paidAt: number | null;
+  /** What the charge is for; shown to the payer. */
+  description: string | null;
+  /** The merchant's own string pairs; returned to the merchant, never shown to the payer. */
+  metadata: Record<string, string>;
+  /** Where the checkout page links back to once paid. */
+  returnUrl: string | null;
 }
+
+/** Limits of a charge's order fields (CONTRACT §3), in characters (code points), not UTF-16 units. */
+export const ORDER_LIMITS = {
+  descriptionChars: 140,
+  metadataKeys: 20,
+  metadataKeyChars: 40,
+  metadataValueChars: 500,
+  /** Not in the contract: long enough for any shop's order URL, short enough for a page link. */
+  returnUrlChars: 2048,
+} as const;
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;

@@ -1,6 +1,6 @@
 import type { Payment } from "./model.ts";
 import { centsToReais } from "./money.ts";
-import type { PaymentWire } from "./schema.ts";
+import type { PayerPaymentWire, PaymentWire } from "./schema.ts";
 
 /** Turns a domain payment into the wire object of CONTRACT §3; links are absolute on publicUrl. */
 export function presentPayment(payment: Payment, publicUrl: string): PaymentWire {
@@ -17,5 +17,14 @@ export function presentPayment(payment: Payment, publicUrl: string): PaymentWire
     checkout_url: checkoutUrl,
     created_at: new Date(payment.createdAt).toISOString(),
     paid_at: payment.paidAt === null ? null : new Date(payment.paidAt).toISOString(),
+    description: payment.description,
+    metadata: payment.metadata,
+    return_url: payment.returnUrl,
   };
+}
+
+/** The payment as the payer's channels carry it: without the merchant's metadata (see payerPaymentSchema). */
+export function presentPaymentToPayer(payment: Payment, publicUrl: string): PayerPaymentWire {
+  const { metadata: _merchantOnly, ...payer } = presentPayment(payment, publicUrl);
+  return payer;
 }

@@ -17,6 +17,11 @@ export interface PaymentRecord {
   expiresAt: number;
   paidAt: number | null;
   expiredAt: number | null;
+  /** The order the charge is for (CONTRACT §3): null, an empty object and null when not given. */
+  description: string | null;
+  /** Stored as JSON text; an adapter may keep `{}` as NULL, but always returns an object. */
+  metadata: Record<string, string>;
+  returnUrl: string | null;
 }
 
 export interface NewPayment {
@@ -25,6 +30,9 @@ export interface NewPayment {
   brCode: string;
   createdAt: number;
   expiresAt: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  returnUrl: string | null;
 }
 
 export type PaymentEventType = "created" | "paid" | "expired";

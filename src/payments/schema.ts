@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_PAGE_SIZE } from "./model.ts";
+import { MAX_PAGE_SIZE, ORDER_LIMITS } from "./model.ts";
 import { MAX_CENTS, reaisToCents } from "./money.ts";
 
 /** Reais on the wire (a JSON number with at most 2 decimals); integer cents once parsed. */
@@ -22,24 +22,109 @@ export const moneySchema = z
 
 export const paymentStatusSchema = z.enum(["pending", "paid", "expired"]);
 
+const chars = (v: string) => [...v].length;
+/** C0 and C1 control characters (newlines and tabs included): none belongs in a one-line label. */
+const CONTROL = /\p{Cc}/u;
+
+/** What the charge is for, shown to the payer: 1 to 140 characters, no control characters. */
+export const descriptionSchema = z
+  .string()
+  .refine((v) => chars(v) >= 1 && chars(v) <= ORDER_LIMITS.descriptionChars && !CONTROL.test(v), {
+    message: `must be 1 to ${ORDER_LIMITS.descriptionChars} characters without control characters`,
+  })
+  .meta({
+    minLength: 1,
+    maxLength: ORDER_LIMITS.descriptionChars,
+    description: "What the charge is for; shown to the payer on the checkout page",
+    examples: ["Pedido #1234"],
+  });
+
+const metadataRecord = z
+  .record(
+    z.string().refine((k) => chars(k) >= 1 && chars(k) <= ORDER_LIMITS.metadataKeyChars && !CONTROL.test(k), {
+      message: `keys must be 1 to ${ORDER_LIMITS.metadataKeyChars} characters`,
+    }),
+    z.string().refine((v) => chars(v) <= ORDER_LIMITS.metadataValueChars, {
+      message: `values must be strings of at most ${ORDER_LIMITS.metadataValueChars} characters`,
+    }),
+  )
+  .refine((m) => Object.keys(m).length <= ORDER_LIMITS.metadataKeys, {
+    message: `at most ${ORDER_LIMITS.metadataKeys} keys`,
+  });
+
+/**
+ * The merchant's own string pairs, returned as given and never shown to the payer. zod drops an own
+ * `__proto__` key without a word, which would not be "as given", so such an object is refused first.
+ */
+export const metadataSchema = z
+  .preprocess<unknown, typeof metadataRecord, Record<string, string>>((v, ctx) => {
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, "__proto__")) return v;
+    ctx.addIssue({ code: "custom", message: "__proto__ cannot be a key" });
+    return z.NEVER;
+  }, metadataRecord)
+  .meta({
+    maxProperties: ORDER_LIMITS.metadataKeys,
+    propertyNames: { minLength: 1, maxLength: ORDER_LIMITS.metadataKeyChars },
+    additionalProperties: { type: "string", maxLength: ORDER_LIMITS.metadataValueChars },
+    description: `At most ${ORDER_LIMITS.metadataKeys} string keys of at most ${ORDER_LIMITS.metadataKeyChars} \
+characters, string values of at most ${ORDER_LIMITS.metadataValueChars}; never shown to the payer`,
+    examples: [{ order_id: "1234" }],
+  });
+
+/** An absolute http(s) URL as written (no surrounding spaces); https only in production (the service checks). */
+export function isReturnUrl(v: string): boolean {
+  if (v.length > ORDER_LIMITS.returnUrlChars || /[\s\p{Cc}]/u.test(v)) return false;
+  if (!/^https?:\/\//i.test(v) || !URL.canParse(v)) return false;
+  return new URL(v).hostname !== "";
+}
+
+export const returnUrlSchema = z
+  .string()
+  .refine(isReturnUrl, { message: "must be an absolute http(s) URL" })
+  .meta({
+    format: "uri",
+    maxLength: ORDER_LIMITS.returnUrlChars,
+    description: "Where the checkout page links back to once paid: https (http is accepted outside production)",
+    examples: ["https://loja.example/pedidos/1234"],
+  });
+
 /** The payment object of CONTRACT §3. */
 export const paymentSchema = z
   .object({
     id: z.number().int(),
-    bank_payment_id: z.string().meta({ description: "Random UUID v4; the payer's capability" }),
+    bank_payment_id: z.string().meta({ format: "uuid", description: "Random UUID v4; the payer's capability" }),
     value: z.number().meta({ description: "Amount in reais, at most 2 decimals" }),
     paid: z.boolean(),
     status: paymentStatusSchema,
     expiration_date: z.string().meta({ description: "HTTP-date in UTC", examples: ["Tue, 08 Apr 2025 15:45:25 GMT"] }),
-    qr_code: z.string().meta({ description: "Absolute URL of the QR image" }),
+    qr_code: z.string().meta({ format: "uri", description: "Absolute URL of the QR image" }),
     pix_copy_paste: z.string().meta({ description: "PIX BR Code (EMV QRCPS-MPM) with CRC16" }),
-    checkout_url: z.string().meta({ description: "Absolute URL of the payer's checkout page" }),
-    created_at: z.string().meta({ description: "ISO 8601, UTC" }),
-    paid_at: z.string().nullable().meta({ description: "ISO 8601, UTC; null until paid" }),
+    checkout_url: z.string().meta({ format: "uri", description: "Absolute URL of the payer's checkout page" }),
+    created_at: z.string().meta({ format: "date-time", description: "ISO 8601, UTC" }),
+    paid_at: z.string().nullable().meta({ format: "date-time", description: "ISO 8601, UTC; null until paid" }),
+    description: z.string().nullable().meta({ description: "What the charge is for; null when not given" }),
+    metadata: z
+      .record(z.string(), z.string())
+      .meta({ description: "The merchant's string pairs, as given; {} when none. Never shown to the payer" }),
+    return_url: z
+      .string()
+      .nullable()
+      .meta({ format: "uri", description: "Link back to the shop; null when not given" }),
   })
   .meta({ id: "Payment" });
 
-export const createPaymentInput = z.strictObject({ value: moneySchema });
+/**
+ * The payment as a payer's channels carry it (/ws, payments.watch): everything but `metadata`, which is the
+ * merchant's and is never shown to the payer; whoever holds a bank_payment_id gets no more than this.
+ */
+export const payerPaymentSchema = paymentSchema.omit({ metadata: true }).meta({ id: "PayerPayment" });
+
+export const createPaymentInput = z.strictObject({
+  value: moneySchema,
+  description: descriptionSchema.nullish(),
+  metadata: metadataSchema.nullish(),
+  return_url: returnUrlSchema.nullish(),
+});
 export const createPaymentOutput = z.object({ message: z.string(), payment: paymentSchema });
 
 export const getPaymentInput = z.strictObject({ id: z.number().int().positive() });
@@ -67,3 +152,4 @@ export const messageOutput = z.object({ message: z.string() });
 export const watchPaymentInput = z.strictObject({ bank_payment_id: z.string().min(1).max(100) });
 
 export type PaymentWire = z.infer<typeof paymentSchema>;
+export type PayerPaymentWire = z.infer<typeof payerPaymentSchema>;

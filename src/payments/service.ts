@@ -5,13 +5,14 @@ import {
   AmountMismatch,
   IdempotencyConflict,
   InvalidQuery,
+  InvalidReturnUrl,
   PaymentExpired,
   PaymentNotFound,
   WebhookIdReused,
 } from "./errors.ts";
 import type { Bus } from "./events.ts";
 import { DEFAULT_PAGE_SIZE, effectiveStatus, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
-import type { PaymentRecord, PaymentRepository } from "./repository.ts";
+import type { PaymentEventType, PaymentRecord, PaymentRepository } from "./repository.ts";
 
 /** Idempotency keys and webhook ids are kept at least this long (CONTRACT §4: at least 24 h). */
 export const RETENTION_MS = 48 * 60 * 60 * 1000;
@@ -26,6 +27,42 @@ export interface PaymentServiceDeps {
   bus: Bus;
   ttlSeconds: number;
   pix: { key: string; merchantName: string; merchantCity: string };
+  /** Whether a return_url may be plain http (outside production); https is always accepted. */
+  allowHttpReturnUrls: boolean;
+  /**
+   * Told of each change after its commit, once, by the instance that made it (news from other instances
+   * does not come here): the composition root logs it as a domain event.
+   */
+  onChange?: (change: PaymentChange) => void;
+}
+
+/** A change of one payment, as the domain-event log records it: what happened and to which payment. */
+export interface PaymentChange {
+  type: PaymentEventType;
+  paymentId: number;
+  bankPaymentId: string;
+}
+
+/** What a create asks for besides the merchant and the key: the amount and the order it pays. */
+export interface NewCharge {
+  amountCents: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  returnUrl: string | null;
+}
+
+/**
+ * What an idempotency key remembers of its request. A charge without order fields hashes exactly as before
+ * they existed, so keys stored by an older version still match; metadata keys are sorted, so the same pairs
+ * in another order are the same request.
+ */
+export function requestFingerprint(charge: NewCharge): string {
+  const parts = [`amount_cents=${charge.amountCents}`];
+  if (charge.description !== null) parts.push(`description=${JSON.stringify(charge.description)}`);
+  const keys = Object.keys(charge.metadata).sort();
+  if (keys.length > 0) parts.push(`metadata=${JSON.stringify(keys.map((k) => [k, charge.metadata[k]]))}`);
+  if (charge.returnUrl !== null) parts.push(`return_url=${JSON.stringify(charge.returnUrl)}`);
+  return createHash("sha256").update(parts.join("&")).digest("hex");
 }
 
 function toPayment(row: PaymentRecord, now: number): Payment {
@@ -38,6 +75,9 @@ function toPayment(row: PaymentRecord, now: number): Payment {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     paidAt: row.paidAt,
+    description: row.description,
+    metadata: row.metadata,
+    returnUrl: row.returnUrl,
   };
 }
 
@@ -65,21 +105,32 @@ export interface PaymentSnapshot {
 export function createPaymentService(deps: PaymentServiceDeps) {
   const { repo, clock, ids, bus } = deps;
 
-  const announce = (row: PaymentRecord) => bus.publish({ bankPaymentId: row.bankPaymentId });
+  const announce = (row: PaymentRecord, type: PaymentEventType) => {
+    bus.publish({ bankPaymentId: row.bankPaymentId });
+    deps.onChange?.({ type, paymentId: row.id, bankPaymentId: row.bankPaymentId });
+  };
 
   return {
     /**
      * Creates a pending payment with its BR Code. With an idempotency key the call must be idempotent:
-     * the same key and amount return the payment the first call created, and create nothing. Two writes
+     * the same key, amount and order fields return the payment the first call created, and create nothing. Two writes
      * racing with one key (on any instance) create one payment: the key is claimed in the same write as
      * the payment, and the loser's write fails and runs again, finding the winner's key.
      */
-    async create(input: { amountCents: number; merchant: string; idempotencyKey?: string }): Promise<{
-      payment: Payment;
-      created: boolean;
-    }> {
+    async create(
+      input: Pick<NewCharge, "amountCents"> & Partial<NewCharge> & { merchant: string; idempotencyKey?: string },
+    ): Promise<{ payment: Payment; created: boolean }> {
+      const charge: NewCharge = {
+        amountCents: input.amountCents,
+        description: input.description ?? null,
+        metadata: input.metadata ?? {},
+        returnUrl: input.returnUrl ?? null,
+      };
+      if (charge.returnUrl !== null && !deps.allowHttpReturnUrls && !/^https:/i.test(charge.returnUrl)) {
+        throw InvalidReturnUrl();
+      }
       const now = clock.now();
-      const requestHash = createHash("sha256").update(`amount_cents=${input.amountCents}`).digest("hex");
+      const requestHash = requestFingerprint(charge);
       const result = await repo.write(function* (tx) {
         if (input.idempotencyKey !== undefined) {
           const kept = yield* tx.findIdempotencyKey(input.merchant, input.idempotencyKey);
@@ -104,6 +155,9 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           brCode,
           createdAt: now,
           expiresAt: now + deps.ttlSeconds * 1000,
+          description: charge.description,
+          metadata: charge.metadata,
+          returnUrl: charge.returnUrl,
         });
         yield* tx.insertEvent({ paymentId: row.id, type: "created", at: now });
         if (input.idempotencyKey !== undefined) {
@@ -117,7 +171,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         }
         return { row, created: true };
       });
-      if (result.created) announce(result.row);
+      if (result.created) announce(result.row, "created");
       return { payment: toPayment(result.row, now), created: result.created };
     },
 
@@ -206,7 +260,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         }
         return { row: paid, changed: true };
       });
-      if (result.changed) announce(result.row);
+      if (result.changed) announce(result.row, "paid");
       return { payment: toPayment(result.row, now), changed: result.changed };
     },
 
@@ -225,7 +279,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           return due;
         });
         for (const row of rows) {
-          announce(row);
+          announce(row, "expired");
           expired.push(toPayment(row, now));
         }
         if (rows.length < EXPIRY_CHUNK) return expired;

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import { PaymentError } from "../payments/errors.ts";
 import { BANK_PAYMENT_ID } from "../payments/model.ts";
-import { presentPayment } from "../payments/present.ts";
+import { presentPaymentToPayer } from "../payments/present.ts";
 import { parseStrictJson } from "../strict-json.ts";
 import type { PaymentFeed, PaymentState } from "./feed.ts";
 import type { ConnectionWatches, WatchBudget } from "./watch-budget.ts";
@@ -50,7 +50,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
   let server: Server<unknown> | null = null;
 
   const paymentMessage = (state: PaymentState) =>
-    JSON.stringify({ type: "payment", payment: presentPayment(state.payment, deps.publicUrl()) });
+    JSON.stringify({ type: "payment", payment: presentPaymentToPayer(state.payment, deps.publicUrl()) });
   const errorMessage = (message: string) => JSON.stringify({ type: "error", message });
 
   /** Sends a newer state to every socket of the topic, once; older or repeated news is dropped. */
@@ -122,7 +122,7 @@ export function createPaymentSockets(deps: PaymentSocketsDeps) {
     }
     if (!ws.data.watching.has(id)) return; // unsubscribed, or closed, while reading
     if (topic.lastEventId > toldBefore && state.eventId <= topic.lastEventId) {
-      // The topic was sent a state at least as new while this one was read, and this socket was on it.
+      // This socket, on the topic, was sent a state at least as new while this one was read.
       return;
     }
     if (state.eventId > topic.lastEventId && topic.sockets > 1) {

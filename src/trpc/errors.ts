@@ -6,6 +6,7 @@ import { PaymentError, type PaymentErrorCode } from "../payments/errors.ts";
 const codeFor: Record<PaymentErrorCode, TRPC_ERROR_CODE_KEY> = {
   INVALID_PAYMENT_DATA: "BAD_REQUEST",
   INVALID_QUERY: "BAD_REQUEST",
+  INVALID_RETURN_URL: "BAD_REQUEST",
   PAYMENT_NOT_FOUND: "NOT_FOUND",
   PAYMENT_EXPIRED: "CONFLICT",
   WEBHOOK_ID_REUSED: "CONFLICT",

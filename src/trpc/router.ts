@@ -1,7 +1,7 @@
 import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
 import { MESSAGES } from "../messages.ts";
-import { presentPayment } from "../payments/present.ts";
+import { presentPayment, presentPaymentToPayer } from "../payments/present.ts";
 import {
   confirmPaymentInput,
   createPaymentInput,
@@ -35,12 +35,24 @@ function listFilterMessage(issues: InputIssue[]): string {
   return first?.path.length ? `Invalid ${String(first.path[0])}` : "Invalid query parameters";
 }
 
+/** The create input's fields each have their own message (CONTRACT §3, §4); anything else is the value's. */
+const CREATE_FIELD_MESSAGES: Record<string, string> = {
+  description: "Invalid description",
+  metadata: "Invalid metadata",
+  return_url: "Invalid return_url",
+};
+
+function createInputMessage(issues: InputIssue[]): string {
+  const field = issues[0]?.path[0];
+  return (typeof field === "string" && CREATE_FIELD_MESSAGES[field]) || "Invalid value";
+}
+
 /** tRPC adds the id of the last event a client got to the input when its subscription resumes. */
 const watchInput = watchPaymentInput.extend({ lastEventId: z.string().max(20).nullish() });
 
 export const paymentsRouter = router({
   create: merchantProcedure
-    .meta({ invalidInput: "Invalid value" })
+    .meta({ invalidInput: createInputMessage })
     .input(createPaymentInput)
     .output(createPaymentOutput)
     .mutation(async ({ ctx, input }) => {
@@ -48,6 +60,9 @@ export const paymentsRouter = router({
         amountCents: input.value,
         merchant: ctx.merchant,
         idempotencyKey: idempotencyKeyOf(ctx),
+        description: input.description ?? null,
+        metadata: input.metadata ?? {},
+        returnUrl: input.return_url ?? null,
       });
       return { message: "The payment has been created", payment: presentPayment(payment, ctx.publicUrl()) };
     }),
@@ -104,7 +119,7 @@ export const paymentsRouter = router({
       return (async function* () {
         try {
           for await (const state of states)
-            yield tracked(String(state.eventId), presentPayment(state.payment, ctx.publicUrl()));
+            yield tracked(String(state.eventId), presentPaymentToPayer(state.payment, ctx.publicUrl()));
         } finally {
           slot();
         }

@@ -20,7 +20,7 @@ export class WebhookVerificationError extends Error {
 }
 
 /** The HMAC key of a `whsec_<base64>` secret (the prefix is optional, as in the package). */
-export function secretKey(secret: string): Buffer {
+export function secretKey(secret: string): Uint8Array {
   const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64");
   if (key.length === 0) throw new Error("Webhook secret is empty");
   return key;

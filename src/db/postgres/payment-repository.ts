@@ -30,6 +30,9 @@ interface RawPaymentRow {
   expires_at: string;
   paid_at: string | null;
   expired_at: string | null;
+  description: string | null;
+  metadata: string | null;
+  return_url: string | null;
 }
 
 const num = (v: string | number | null) => (v === null ? null : Number(v));
@@ -43,7 +46,14 @@ const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   expiresAt: Number(r.expires_at),
   paidAt: num(r.paid_at),
   expiredAt: num(r.expired_at),
+  description: r.description,
+  metadata: r.metadata === null ? {} : (JSON.parse(r.metadata) as Record<string, string>),
+  returnUrl: r.return_url,
 });
+
+/** No metadata is stored as NULL, as in the SQLite adapter. */
+const metadataColumn = (metadata: Record<string, string>) =>
+  Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
 
 /**
  * Drizzle writes the SQL from the schema, once; Bun's client runs it with positional parameters, on the
@@ -137,6 +147,9 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
     brCode: string;
     createdAt: number;
     expiresAt: number;
+    description: string | null;
+    metadata: string | null;
+    returnUrl: string | null;
   }>(
     db
       .insert(payments)
@@ -147,6 +160,9 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
         brCode: p("brCode"),
         createdAt: p("createdAt"),
         expiresAt: p("expiresAt"),
+        description: p("description"),
+        metadata: p("metadata"),
+        returnUrl: p("returnUrl"),
       })
       .returning(),
   );
@@ -269,7 +285,10 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
   const writesOn = (tx: Runner): PaymentWrites => ({
     findById: (id) => query(() => first(byId(tx, { id }))),
     findByBankPaymentId: (bankPaymentId) => query(() => first(byBankId(tx, { bankPaymentId }))),
-    insertPayment: (v) => query(async () => toRecord((await insertPayment<RawPaymentRow>(tx, v))[0]!)),
+    insertPayment: (v) =>
+      query(async () =>
+        toRecord((await insertPayment<RawPaymentRow>(tx, { ...v, metadata: metadataColumn(v.metadata) }))[0]!),
+      ),
     insertEvent: (v) => query(async () => Number((await insertEvent<{ id: string }>(tx, v))[0]!.id)),
     markPaid: (id, now) => query(() => first(markPaid(tx, { id, now }))),
     markDueExpired: (now, limit) =>

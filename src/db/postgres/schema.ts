@@ -23,6 +23,15 @@ export const payments = pgTable(
     expiresAt: millis("expires_at").notNull(),
     paidAt: millis("paid_at"),
     expiredAt: millis("expired_at"),
+    /** What the charge is for, shown to the payer (CONTRACT §3). */
+    description: text("description"),
+    /**
+     * The merchant's string pairs as JSON text (not jsonb, which would reorder the keys: they are returned as
+     * given); NULL when none were given. Never shown to the payer.
+     */
+    metadata: text("metadata"),
+    /** Where the checkout page links back to once paid. */
+    returnUrl: text("return_url"),
   },
   (t) => [
     // newest-first listing filtered by status, and the expiry sweeper's scan of pending rows

@@ -28,6 +28,9 @@ interface RawPaymentRow {
   expires_at: number;
   paid_at: number | null;
   expired_at: number | null;
+  description: string | null;
+  metadata: string | null;
+  return_url: string | null;
 }
 
 const toRecord = (r: RawPaymentRow): PaymentRecord => ({
@@ -40,7 +43,14 @@ const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   expiresAt: r.expires_at,
   paidAt: r.paid_at,
   expiredAt: r.expired_at,
+  description: r.description,
+  metadata: r.metadata === null ? {} : (JSON.parse(r.metadata) as Record<string, string>),
+  returnUrl: r.return_url,
 });
+
+/** No metadata is stored as NULL, so rows from before the column existed and new ones read alike. */
+const metadataColumn = (metadata: Record<string, string>) =>
+  Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
 
 /**
  * Drizzle writes the SQL from the schema, once; bun:sqlite runs it. Drizzle's own prepared queries
@@ -95,6 +105,9 @@ export function createSqlitePaymentRepository(
     brCode: string;
     createdAt: number;
     expiresAt: number;
+    description: string | null;
+    metadata: string | null;
+    returnUrl: string | null;
   }>(
     db,
     db
@@ -106,6 +119,9 @@ export function createSqlitePaymentRepository(
         brCode: p("brCode"),
         createdAt: p("createdAt"),
         expiresAt: p("expiresAt"),
+        description: p("description"),
+        metadata: p("metadata"),
+        returnUrl: p("returnUrl"),
       })
       .returning(),
   );
@@ -246,7 +262,8 @@ export function createSqlitePaymentRepository(
   const tx: PaymentWrites = {
     findById: (id) => done(findById(id)),
     findByBankPaymentId: (bankPaymentId) => done(findByBankPaymentId(bankPaymentId)),
-    insertPayment: (v) => done(toRecord(insertPayment.all<RawPaymentRow>(v)[0]!)),
+    insertPayment: (v) =>
+      done(toRecord(insertPayment.all<RawPaymentRow>({ ...v, metadata: metadataColumn(v.metadata) })[0]!)),
     insertEvent: (v) => done(insertEvent.all<{ id: number }>(v)[0]!.id),
     markPaid: (id, now) => {
       const r = markPaid.all<RawPaymentRow>({ id, now })[0];

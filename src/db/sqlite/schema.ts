@@ -17,6 +17,12 @@ export const payments = sqliteTable(
     expiresAt: integer("expires_at").notNull(),
     paidAt: integer("paid_at"),
     expiredAt: integer("expired_at"),
+    /** What the charge is for, shown to the payer (CONTRACT §3). */
+    description: text("description"),
+    /** The merchant's string pairs as JSON text; NULL when none were given. Never shown to the payer. */
+    metadata: text("metadata"),
+    /** Where the checkout page links back to once paid. */
+    returnUrl: text("return_url"),
   },
   (t) => [
     // newest-first listing filtered by status, and the expiry sweeper's scan of pending rows

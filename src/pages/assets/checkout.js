@@ -63,6 +63,8 @@
 
   function render() {
     var status = effectiveStatus();
+    // data-status is the state the page shows now, for styles and tests alike; it starts as the server's.
+    root.setAttribute("data-status", status);
     root.setAttribute("data-shown", status);
     if (status === shown) return;
     shown = status;
@@ -209,6 +211,10 @@
   }
 
   tick();
+  // Without JavaScript a countdown would stand still, so the server sends it hidden and the page shows the
+  // expiry time only; a running script shows the countdown it keeps up to date.
+  var countdownLine = root.querySelector("[data-countdown-line]");
+  if (countdownLine) countdownLine.hidden = false;
   if (!finished) {
     setInterval(tick, 1000);
     connect();
