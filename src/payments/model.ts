@@ -10,7 +10,50 @@ export interface Payment {
   createdAt: number;
   expiresAt: number;
   paidAt: number | null;
+  /** The endToEndId of the Pix that paid it; null when confirmed through §4 (or not paid). */
+  endToEndId: string | null;
+  /** Settled refunds only. */
+  refundedCents: number;
 }
+
+/** Why a received Pix did not pay a payment (CONTRACT §11). */
+export type UnmatchedReason = "UNKNOWN_TXID" | "AMOUNT_MISMATCH" | "PAID_AFTER_EXPIRY" | "DUPLICATE_PAYMENT";
+
+/** One entry of the received-Pix ledger. */
+export interface ReceivedPix {
+  id: number;
+  endToEndId: string;
+  txid: string | null;
+  amountCents: number;
+  /** `horario`: when the PSP processed it. */
+  receivedAt: number;
+  payerInfo: string | null;
+  status: "matched" | "unmatched";
+  reason: UnmatchedReason | null;
+  /** The payment its txid names (null for UNKNOWN_TXID). */
+  paymentId: number | null;
+  refundedCents: number;
+}
+
+export type RefundStatus = "pending" | "refunded" | "failed";
+
+/** A refund (devolução); its id is also the BCB devolução id. */
+export interface Refund {
+  id: string;
+  paymentId: number;
+  endToEndId: string | null;
+  amountCents: number;
+  reason: string | null;
+  status: RefundStatus;
+  failureReason: string | null;
+  rtrId: string | null;
+  createdAt: number;
+  /** When it became refunded or failed. */
+  settledAt: number | null;
+}
+
+/** Refunds are accepted up to this long after the payment was paid (CONTRACT §11). */
+export const REFUND_WINDOW_MS = 90 * 24 * 60 * 60 * 1000;
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;

@@ -28,7 +28,8 @@ export interface PaymentServiceDeps {
   pix: { key: string; merchantName: string; merchantCity: string };
 }
 
-function toPayment(row: PaymentRecord, now: number): Payment {
+/** A stored row as the service shows it, with its effective status at `now`. */
+export function toPayment(row: PaymentRecord, now: number): Payment {
   return {
     id: row.id,
     bankPaymentId: row.bankPaymentId,
@@ -38,17 +39,20 @@ function toPayment(row: PaymentRecord, now: number): Payment {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     paidAt: row.paidAt,
+    endToEndId: row.endToEndId,
+    refundedCents: row.refundedCents,
   };
 }
 
-export function encodeCursor(id: number): string {
-  return Buffer.from(`p:${id}`).toString("base64url");
+/** An opaque page cursor: the last id of a page, under a prefix of its list's own (`p` payments, `x` Pix). */
+export function encodeCursor(id: number, prefix = "p"): string {
+  return Buffer.from(`${prefix}:${id}`).toString("base64url");
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^p:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw InvalidQuery("Invalid cursor");
-  return Number(match[1]);
+export function decodeCursor(cursor: string, prefix = "p"): number {
+  const match = /^([a-z]):(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match || match[1] !== prefix) throw InvalidQuery("Invalid cursor");
+  return Number(match[2]);
 }
 
 /** A payment as of one event: `eventId` orders states, so a watcher can drop what it already has. */
