@@ -32,6 +32,14 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     if (route.input.pathId) {
       parameters.push({ name: "id", in: "path", required: true, schema: { type: "integer", minimum: 1 } });
     }
+    if (route.input.pathParam) {
+      parameters.push({
+        name: route.input.pathParam.name,
+        in: "path",
+        required: true,
+        schema: route.input.pathParam.schema,
+      });
+    }
     if (route.input.query) {
       const query = toSchema(route.input.query, "input") as { properties: Record<string, JsonSchema> };
       for (const [name, schema] of Object.entries(query.properties)) {
@@ -39,7 +47,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         parameters.push({ name, in: "query", required: false, description, schema: rest });
       }
     }
-    if (route.path.startsWith("/payments") && route.procedure === "payments.create") {
+    if (route.procedure === "payments.create" || route.procedure === "refunds.create") {
       parameters.push({
         name: "Idempotency-Key",
         in: "header",
@@ -48,13 +56,26 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         schema: { type: "string", minLength: 1, maxLength: 255 },
       });
     }
-    if (route.security === "webhook") {
+    if (route.security === "webhook" || route.security === "psp") {
       for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
-        parameters.push({ name, in: "header", required: true, schema: { type: "string" } });
+        parameters.push({ name, in: "header", required: route.security === "webhook", schema: { type: "string" } });
       }
     }
+    if (route.security === "psp") {
+      parameters.push({
+        name: "token",
+        in: "query",
+        required: false,
+        description: "PSP_WEBHOOK_TOKEN, for a PSP that cannot sign (instead of the webhook-* headers)",
+        schema: { type: "string" },
+      });
+    }
+    const success = route.successStatus ?? 200;
     const responses: Record<string, unknown> = {
-      200: { description: "OK", content: { "application/json": { schema: toSchema(route.output, "output") } } },
+      [success]: {
+        description: success === 201 ? "Created" : "OK",
+        content: { "application/json": { schema: toSchema(route.output, "output") } },
+      },
     };
     for (const [status, message] of Object.entries(route.errors)) responses[status] = errorResponse(message);
     responses["500"] = errorResponse(INTERNAL_ERROR_MESSAGE);

@@ -1,3 +1,5 @@
+import type { ReceivedPixService } from "../payments/received-pix.ts";
+import type { RefundService } from "../payments/refunds.ts";
 import type { PaymentService } from "../payments/service.ts";
 import type { PaymentFeed } from "../realtime/feed.ts";
 import type { WebhookVerifier } from "../webhooks/standard-webhooks.ts";
@@ -13,6 +15,11 @@ export interface ProcedureDeps {
   apiKeys: readonly string[];
   /** Checks the bank's Standard Webhooks signature. */
   verifyWebhook: WebhookVerifier;
+  /** Received Pix (the PSP's callback) and their ledger. */
+  receivedPix: ReceivedPixService;
+  refunds: RefundService;
+  /** PSP_WEBHOOK_TOKEN: what a PSP that cannot sign sends as `?token=` instead of a signature. */
+  pspWebhookToken: string | undefined;
 }
 
 /** What one request carried. */
@@ -21,6 +28,8 @@ export interface RequestInfo {
   headers: Headers;
   /** The raw body, kept for webhook signature checks (the signature covers the exact bytes). */
   rawBody?: string;
+  /** The URL's query, for the PSP webhook's `?token=`. */
+  query?: URLSearchParams;
 }
 
 export type Context = ProcedureDeps & { request: RequestInfo };
@@ -29,6 +38,16 @@ export type Context = ProcedureDeps & { request: RequestInfo };
 export type CreateContext = (request: RequestInfo) => Context;
 
 export function createContextFactory(deps: ProcedureDeps): CreateContext {
-  const { service, feed, publicUrl, apiKeys, verifyWebhook } = deps;
-  return (request) => ({ service, feed, publicUrl, apiKeys, verifyWebhook, request });
+  const { service, feed, publicUrl, apiKeys, verifyWebhook, receivedPix, refunds, pspWebhookToken } = deps;
+  return (request) => ({
+    service,
+    feed,
+    publicUrl,
+    apiKeys,
+    verifyWebhook,
+    receivedPix,
+    refunds,
+    pspWebhookToken,
+    request,
+  });
 }
