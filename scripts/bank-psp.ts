@@ -312,17 +312,18 @@ if (import.meta.main) {
     console.error(`Could not listen on port ${port}: ${(err as Error).message} (set BANK_PSP_PORT)`);
     process.exit(1);
   }
-  console.log(`Simulated PSP (API Pix) listening on http://localhost:${sim.port}`);
-  console.log("Start the service against it with:");
-  console.log(
-    `  PSP_API_URL=http://localhost:${sim.port} PSP_CLIENT_ID=${process.env.PSP_CLIENT_ID || DEFAULT_CLIENT_ID} ` +
-      `PSP_CLIENT_SECRET=${process.env.PSP_CLIENT_SECRET || DEFAULT_CLIENT_SECRET} npm start`,
-  );
-  console.log(`Callbacks go to ${service}/webhooks/pix; devoluções settle ${outcome} after the delay.`);
   const stop = async () => {
     await sim.stop();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
+  console.log("Start the service against it with:");
+  console.log(
+    `  PSP_API_URL=http://localhost:${sim.port} PSP_CLIENT_ID=${process.env.PSP_CLIENT_ID || DEFAULT_CLIENT_ID} ` +
+      `PSP_CLIENT_SECRET=${process.env.PSP_CLIENT_SECRET || DEFAULT_CLIENT_SECRET} npm start`,
+  );
+  console.log(`Callbacks go to ${service}/webhooks/pix; devoluções settle ${outcome} after the delay.`);
+  // Last, as the service does: whoever waits for this line may send SIGTERM at once.
+  console.log(`Simulated PSP (API Pix) listening on http://localhost:${sim.port}`);
 }
