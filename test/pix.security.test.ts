@@ -67,6 +67,17 @@ describe("POST /webhooks/pix authentication", () => {
     expect((await restGet(app.url, `/payments/${payment.id}`)).body.payment.status).toBe("pending");
   });
 
+  test("a PSP that appends /pix to a registered URL with a query (…/webhooks/pix?token=…&ignorar=) still gets in", async () => {
+    const payment = (await restCreate(app.url, 11.5)).body.payment;
+    const res = await fetch(`${app.url}/webhooks/pix?token=${TOKEN}&ignorar=/pix`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ pix: [pixFor(payment)] }),
+    });
+    expect(res.status).toBe(200);
+    expect((await restGet(app.url, `/payments/${payment.id}`)).body.payment.status).toBe("paid");
+  });
+
   test("without PSP_WEBHOOK_TOKEN configured, no token is accepted", async () => {
     const plain = startTestApp();
     try {
