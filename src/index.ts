@@ -112,6 +112,8 @@ async function shutdown(signal: string) {
   while (app.server.inFlight() > 0 && Date.now() < deadline) await Bun.sleep(10);
   await Promise.race([stopped, Bun.sleep(Math.max(0, Math.min(250, deadline - Date.now())))]);
   await server.stop(true);
+  // A refund send under way gets what is left of the grace; one cut short is sent again after its lease.
+  await Promise.race([app.refunds.idle(), Bun.sleep(Math.max(0, deadline - Date.now()))]);
   app.feed.close();
   try {
     await bus.close();

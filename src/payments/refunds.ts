@@ -94,10 +94,8 @@ export function createRefundService(deps: RefundServiceDeps) {
    * longer pending, or unknown, or reported under another Pix, is left as it is.
    */
   async function applyPspRefund(report: RefundReport): Promise<Refund | null> {
-    if (report.status !== "DEVOLVIDO" && report.status !== "NAO_REALIZADO") {
-      if (report.rtrId) await repo.write((tx) => tx.setRefundRtrId(report.refundId, report.rtrId!));
-      return null;
-    }
+    // EM_PROCESSAMENTO (or a status the spec adds later) changes nothing; the sender keeps the rtrId it is given.
+    if (report.status !== "DEVOLVIDO" && report.status !== "NAO_REALIZADO") return null;
     const refunded = report.status === "DEVOLVIDO";
     const now = clock.now();
     const result = await repo.write(function* (tx) {
@@ -204,6 +202,8 @@ export function createRefundService(deps: RefundServiceDeps) {
     drain: sender.drain,
     /** Starts a pass soon, without waiting for it. */
     kick: sender.kick,
+    /** Resolves when no pass is under way (shutdown waits for it before closing storage). */
+    idle: sender.idle,
   };
 }
 
@@ -351,5 +351,6 @@ function createRefundSender(deps: RefundSenderDeps) {
     kick() {
       void drain();
     },
+    idle: (): Promise<void> => current ?? Promise.resolve(),
   };
 }
