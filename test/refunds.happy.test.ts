@@ -5,7 +5,7 @@
  * refunds; watchers are told.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { createPaymentClient } from "../client/index.ts";
+import { createPaymentClient, createPaymentWatchClient } from "../client/index.ts";
 import {
   createPaidPayment,
   manualClock,
@@ -219,6 +219,29 @@ describe("a refund through the API Pix", () => {
       refund.id,
     );
     expect(row).toMatchObject({ phase: "send", attempts: 1, last_error: expect.stringContaining("401") });
+  });
+
+  test("a tRPC payments.watch subscriber gets the refunded state too, with a newer event id", async () => {
+    const { payment } = await paidThroughPsp(app, psp, 18);
+    const client = createPaymentWatchClient({ url: app.url, transport: "sse" });
+    const events: Array<{ id: string; data: any }> = [];
+    const sub = client.payments.watch.subscribe(
+      { bank_payment_id: payment.bank_payment_id },
+      { onData: (e) => events.push(e as any) },
+    );
+    try {
+      await waitUntil(() => events.length >= 1, 5000, "the snapshot");
+      await restRefund(app.url, payment.id, { value: 18 });
+      await app.refunds.drain();
+      await psp.settleAll();
+      await waitUntil(() => events.some((e) => e.data.refunded_value === 18), 5000, "the refunded state");
+      const last = events.at(-1)!;
+      expect(last.data).toMatchObject({ status: "paid", refunded_value: 18 });
+      expect(Number(last.id)).toBeGreaterThan(Number(events[0]!.id));
+    } finally {
+      sub.unsubscribe();
+      client.close();
+    }
   });
 
   test("tRPC refunds.create and refunds.list answer the same JSON as REST", async () => {
