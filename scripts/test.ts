@@ -18,7 +18,7 @@ function storageBacked(): string[] {
   return readdirSync(join(ROOT, "test"))
     .filter((f) => f.endsWith(".test.ts") && !/\.(sqlite|postgres)\.test\.ts$/.test(f))
     .filter((f) =>
-      /\b(startTestApp|spawnServer|startTwoInstances|openTestStorage)\(/.test(
+      /\b(startTestApp|startAppWithPsp|spawnServer|startTwoInstances|openTestStorage)\(/.test(
         readFileSync(join(ROOT, "test", f), "utf8"),
       ),
     )

@@ -7,9 +7,15 @@ import { createServer } from "./http/server.ts";
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./limits.ts";
 import { createMetrics } from "./metrics.ts";
 import { createCheckoutPages } from "./pages/checkout.ts";
+import { PaymentError } from "./payments/errors.ts";
 import type { Bus } from "./payments/events.ts";
+import type { Psp } from "./payments/psp.ts";
+import { createReceivedPixService } from "./payments/received-pix.ts";
+import { createRefundService, type RefundService } from "./payments/refunds.ts";
 import type { PaymentRepository } from "./payments/repository.ts";
 import { createPaymentService } from "./payments/service.ts";
+import { createApiPixClient } from "./psp/api-pix-client.ts";
+import { createSimulatedPsp } from "./psp/simulated.ts";
 import { createPaymentFeed } from "./realtime/feed.ts";
 import { createWatchBudget } from "./realtime/watch-budget.ts";
 import { createWebSocketEndpoints } from "./realtime/websocket.ts";
@@ -28,6 +34,8 @@ export interface AppParts {
   logger: Logger;
   /** See ServerDeps.trpcFastPath; on unless a test turns it off. */
   trpcFastPath?: boolean;
+  /** How long the simulated PSP (PSP_API_URL unset, outside production) takes to settle a refund. */
+  simulatedPspSettleMs?: number;
 }
 
 /**
@@ -51,6 +59,34 @@ export function createApp(parts: AppParts) {
         `payment ${change.type}`,
       ),
   });
+  const psp = choosePsp(parts, (report) => refunds.applyPspRefund(report));
+  let storageWarnedAt = 0;
+  const refunds: RefundService = createRefundService({
+    repo: parts.repository,
+    clock,
+    ids,
+    bus,
+    psp,
+    onError: (err) => {
+      // While the database is away every pass fails; one line every 30 s says so.
+      if (!(err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE")) {
+        logger.error({ err }, "refund sender failed");
+      } else if (Date.now() - storageWarnedAt > 30_000) {
+        storageWarnedAt = Date.now();
+        logger.warn("refund sends skipped: the database is unavailable");
+      }
+    },
+    onRetry: (refundId, error, delayMs) =>
+      logger.warn({ refund_id: refundId, error, retry_in_ms: delayMs }, "refund not sent to the PSP; will retry"),
+  });
+  const receivedPix = createReceivedPixService({
+    repo: parts.repository,
+    clock,
+    bus,
+    psp,
+    refunds,
+    onRejected: (endToEndId, why) => logger.warn({ end_to_end_id: endToEndId, why }, "received Pix not applied"),
+  });
   const feed = createPaymentFeed({
     bus,
     service,
@@ -70,6 +106,9 @@ export function createApp(parts: AppParts) {
     publicUrl,
     apiKeys: config.apiKeys,
     verifyWebhook: createWebhookVerifier(config.webhookSecret),
+    receivedPix,
+    refunds,
+    pspWebhookToken: config.pspWebhookToken,
   });
   const sockets = createWebSocketEndpoints({
     feed,
@@ -102,6 +141,9 @@ export function createApp(parts: AppParts) {
   });
   return {
     service,
+    receivedPix,
+    refunds,
+    psp,
     server,
     feed,
     watchBudget,
@@ -116,3 +158,34 @@ export function createApp(parts: AppParts) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The PSP adapter config asks for: the API Pix client when PSP_API_URL is set; otherwise the simulated PSP,
+ * except in production, where refunds are then not configured (null).
+ */
+function choosePsp(parts: AppParts, onSettled: RefundService["applyPspRefund"]): Psp | null {
+  const { config, clock, logger } = parts;
+  if (config.psp) {
+    return createApiPixClient({
+      baseUrl: config.psp.apiUrl,
+      clientId: config.psp.clientId,
+      clientSecret: config.psp.clientSecret,
+      tls: config.psp.tls,
+      now: clock.now,
+    });
+  }
+  if (config.nodeEnv === "production") return null;
+  return createSimulatedPsp({
+    settleDelayMs: parts.simulatedPspSettleMs,
+    onSettled: async (endToEndId, refund) => {
+      await onSettled({
+        refundId: refund.id,
+        endToEndId,
+        status: refund.status,
+        reason: refund.reason,
+        rtrId: refund.rtrId,
+      });
+    },
+    onError: (err) => logger.error({ err }, "simulated PSP failed to settle a refund"),
+  });
+}

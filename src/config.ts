@@ -89,7 +89,79 @@ const envSchema = z.object({
     emptyAsUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
+  PSP_API_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), "must be an http:// or https:// URL")
+      .transform((v) => v.replace(/\/+$/, ""))
+      .optional(),
+  ),
+  PSP_CLIENT_ID: z.preprocess(emptyAsUndefined, z.string().max(500).optional()),
+  PSP_CLIENT_SECRET: z.preprocess(emptyAsUndefined, z.string().max(500).optional()),
+  PSP_CERT_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
+  PSP_KEY_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
+  PSP_WEBHOOK_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .min(16, "must have at least 16 characters")
+      .max(500)
+      .regex(/^[\x21-\x7E]+$/, "must be visible ASCII characters (it travels in a URL)")
+      .optional(),
+  ),
 });
+
+/** The bank/PSP's API Pix, when PSP_API_URL is set (CONTRACT §11). */
+export interface PspConfig {
+  apiUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** The PEM client certificate and key, read at start-up, for PSPs that require mTLS. */
+  tls?: { cert: string; key: string };
+}
+
+/** Reads a PEM file named by an environment variable, or says why it cannot. */
+function readPem(name: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
+    throw new ConfigError(`Invalid configuration:\n  ${name}: ${path} is not a PEM file`);
+  }
+  return text;
+}
+
+function pspConfig(e: z.infer<typeof envSchema>): PspConfig | undefined {
+  const problems: string[] = [];
+  if (e.PSP_API_URL) {
+    if (!e.PSP_CLIENT_ID) problems.push("PSP_CLIENT_ID: must be set with PSP_API_URL (OAuth2 client credentials)");
+    if (!e.PSP_CLIENT_SECRET)
+      problems.push("PSP_CLIENT_SECRET: must be set with PSP_API_URL (OAuth2 client credentials)");
+  } else {
+    for (const name of ["PSP_CLIENT_ID", "PSP_CLIENT_SECRET", "PSP_CERT_FILE", "PSP_KEY_FILE"] as const) {
+      if (e[name]) problems.push(`${name}: is set but PSP_API_URL is not`);
+    }
+  }
+  if (Boolean(e.PSP_CERT_FILE) !== Boolean(e.PSP_KEY_FILE)) {
+    problems.push("PSP_CERT_FILE, PSP_KEY_FILE: set both (a client certificate and its key) or neither");
+  }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+  if (!e.PSP_API_URL) return undefined;
+  return {
+    apiUrl: e.PSP_API_URL,
+    clientId: e.PSP_CLIENT_ID!,
+    clientSecret: e.PSP_CLIENT_SECRET!,
+    ...(e.PSP_CERT_FILE && e.PSP_KEY_FILE
+      ? { tls: { cert: readPem("PSP_CERT_FILE", e.PSP_CERT_FILE), key: readPem("PSP_KEY_FILE", e.PSP_KEY_FILE) } }
+      : {}),
+  };
+}
 
 export interface Config {
   nodeEnv: "development" | "production" | "test";
@@ -117,6 +189,10 @@ export interface Config {
     wsMessageBurst: number;
   };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** The PSP's API Pix (PSP_API_URL); undefined: the simulated PSP outside production, no refunds in it. */
+  psp: PspConfig | undefined;
+  /** A token a PSP that cannot sign sends as `?token=` on POST /webhooks/pix (PSP_WEBHOOK_TOKEN). */
+  pspWebhookToken: string | undefined;
   /** Development secrets in use on this start, generated now or kept from before (printed at every start). */
   generated: { apiKey?: string; webhookSecret?: string };
 }
@@ -158,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const e = parsed.data;
+  const psp = pspConfig(e);
   const generated: Config["generated"] = {};
   let apiKeys = e.API_KEYS;
   let webhookSecret = e.WEBHOOK_SECRET;
@@ -247,6 +324,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsMessageBurst: e.WS_MESSAGE_BURST,
     },
     logLevel: e.LOG_LEVEL,
+    psp,
+    pspWebhookToken: e.PSP_WEBHOOK_TOKEN,
     generated,
   };
 }

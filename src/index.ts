@@ -77,6 +77,12 @@ const sweeper = setInterval(async () => {
   }
 }, config.expirySweepMs);
 
+/** How often this instance looks for refunds due to be sent to the PSP (new ones are sent at once). */
+const REFUND_SEND_INTERVAL_MS = 1000;
+// Sends what the refund outbox holds: retries, checks, and what another instance left when it died.
+const refundSender = setInterval(() => app.refunds.kick(), REFUND_SEND_INTERVAL_MS);
+app.refunds.kick();
+
 /** Longest a shutdown waits for in-flight requests before it cuts what is left. */
 const SHUTDOWN_GRACE_MS = 8000;
 
@@ -94,11 +100,14 @@ async function shutdown(signal: string) {
   // Whatever happens below, the process is gone within 10 s.
   setTimeout(() => process.exit(0), 9500).unref();
   clearInterval(sweeper);
+  clearInterval(refundSender);
   const stopped = server.stop(false);
   app.server.closeSockets(1001, "Server shutting down");
   while (app.server.inFlight() > 0 && Date.now() < deadline) await Bun.sleep(10);
   await Promise.race([stopped, Bun.sleep(Math.max(0, Math.min(250, deadline - Date.now())))]);
   await server.stop(true);
+  // A refund send under way gets what is left of the grace; one cut short is sent again after its lease.
+  await Promise.race([app.refunds.idle(), Bun.sleep(Math.max(0, deadline - Date.now()))]);
   app.feed.close();
   try {
     await bus.close();

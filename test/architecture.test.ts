@@ -17,7 +17,7 @@ function layerOf(file: string): Layer {
     return "surface";
   if (file.startsWith("src/payments/")) return "domain";
   if (/^src\/(pix|webhooks)\//.test(file)) return "protocol";
-  if (/^src\/(db|bus)\//.test(file)) return "adapter";
+  if (/^src\/(db|bus|psp)\//.test(file)) return "adapter";
   return "leaf"; // config, clock, messages, limits: import nothing of ours but other leaves
 }
 
@@ -27,7 +27,8 @@ const allowed: Record<Layer, Layer[]> = {
   surface: ["surface", "domain", "protocol", "leaf"],
   domain: ["domain", "protocol", "leaf"],
   protocol: ["protocol"],
-  adapter: ["adapter", "domain", "leaf"],
+  // An adapter may speak a protocol: the API Pix client (src/psp/) reads and writes the BCB shapes of src/pix/.
+  adapter: ["adapter", "domain", "protocol", "leaf"],
   leaf: ["leaf"],
 };
 

@@ -108,6 +108,35 @@ export function openTestStorage(dir: string, sqliteFile?: string): TestStorage {
   };
 }
 
+/** Opens storage on a database another TestStorage made (a second instance on the same database). */
+export function openTestStorageAt(url: string): TestStorage {
+  if (/^postgres(ql)?:/.test(url)) {
+    const storage = postgresStorage(url, 10);
+    return {
+      storage,
+      url,
+      async query(text, ...params) {
+        let n = 0;
+        const rows = await storage.pool.unsafe(
+          text.replace(/\?/g, () => `$${++n}`),
+          params,
+        );
+        return normalize([...rows]);
+      },
+      close: () => storage.close(),
+    };
+  }
+  const storage = openSqliteStorage(url);
+  return {
+    storage,
+    url,
+    async query(text, ...params) {
+      return normalize(storage.db.$client.query(text).all(...(params as never[])) as Rows);
+    },
+    close: () => storage.close(),
+  };
+}
+
 /**
  * DATABASE_URL for a server process: on PostgreSQL, the same SQLite path given twice maps to the same
  * database, so tests that share a file between processes share a database.

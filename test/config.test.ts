@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DEMO_PIX_KEY, loadConfig } from "../src/config.ts";
 import { BACKEND } from "./backend.ts";
@@ -114,6 +114,54 @@ describe("loadConfig", () => {
     expect(c.host).toBe("0.0.0.0");
     expect(loadConfig({ ...base, HOST: "127.0.0.1" }).host).toBe("127.0.0.1");
     expect(loadConfig({ ...base, HOST: "::1" }).host).toBe("::1");
+  });
+
+  test("PSP_* (CONTRACT §2): the API Pix URL with its client credentials, a readable certificate and key", () => {
+    const tmp = tempDir("psp-config-");
+    try {
+      const pem = (kind: string) => `-----BEGIN ${kind}-----\nMIIB\n-----END ${kind}-----\n`;
+      writeFileSync(`${tmp.dir}/cert.pem`, pem("CERTIFICATE"));
+      writeFileSync(`${tmp.dir}/key.pem`, pem("PRIVATE KEY"));
+      writeFileSync(`${tmp.dir}/junk.txt`, "not a pem");
+      const psp = {
+        ...base,
+        PSP_API_URL: "https://pix.example.com/api/v2/",
+        PSP_CLIENT_ID: "client",
+        PSP_CLIENT_SECRET: "secret",
+      };
+      expect(loadConfig(base)).toMatchObject({ psp: undefined, pspWebhookToken: undefined });
+      expect(loadConfig(psp).psp).toEqual({
+        apiUrl: "https://pix.example.com/api/v2",
+        clientId: "client",
+        clientSecret: "secret",
+      });
+      expect(
+        loadConfig({ ...psp, PSP_CERT_FILE: `${tmp.dir}/cert.pem`, PSP_KEY_FILE: `${tmp.dir}/key.pem` }).psp?.tls,
+      ).toEqual({ cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") });
+      expect(loadConfig({ ...base, PSP_WEBHOOK_TOKEN: "0123456789abcdef" }).pspWebhookToken).toBe("0123456789abcdef");
+
+      const refused = (env: Record<string, string>, message: RegExp) => {
+        expect(() => loadConfig(env)).toThrow(ConfigError);
+        expect(() => loadConfig(env)).toThrow(message);
+      };
+      refused({ ...psp, PSP_API_URL: "pix.example.com" }, /PSP_API_URL: must be an http:\/\/ or https:\/\/ URL/);
+      refused({ ...psp, PSP_CLIENT_ID: "" }, /PSP_CLIENT_ID: must be set with PSP_API_URL/);
+      refused({ ...psp, PSP_CLIENT_SECRET: "" }, /PSP_CLIENT_SECRET: must be set with PSP_API_URL/);
+      refused({ ...base, PSP_CLIENT_ID: "client" }, /PSP_CLIENT_ID: is set but PSP_API_URL is not/);
+      refused({ ...psp, PSP_CERT_FILE: `${tmp.dir}/cert.pem` }, /PSP_CERT_FILE, PSP_KEY_FILE: set both/);
+      refused(
+        { ...psp, PSP_CERT_FILE: `${tmp.dir}/missing.pem`, PSP_KEY_FILE: `${tmp.dir}/key.pem` },
+        /PSP_CERT_FILE: cannot read .*missing\.pem \(ENOENT\)/,
+      );
+      refused(
+        { ...psp, PSP_CERT_FILE: `${tmp.dir}/cert.pem`, PSP_KEY_FILE: `${tmp.dir}/junk.txt` },
+        /PSP_KEY_FILE: .*junk\.txt is not a PEM file/,
+      );
+      refused({ ...base, PSP_WEBHOOK_TOKEN: "short" }, /PSP_WEBHOOK_TOKEN: must have at least 16 characters/);
+      refused({ ...base, PSP_WEBHOOK_TOKEN: "sixteen chars ok ok" }, /PSP_WEBHOOK_TOKEN: must be visible ASCII/);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Webhook } from "standardwebhooks";
+import { newEndToEndId } from "../scripts/bank-pay.ts";
 import { createApp } from "../src/app.ts";
 import { createInMemoryBus } from "../src/bus/memory.ts";
 import type { Clock, Ids } from "../src/clock.ts";
@@ -15,7 +16,10 @@ import { loadConfig } from "../src/config.ts";
 import { SERVE_OPTIONS } from "../src/http/server.ts";
 import type { Bus } from "../src/payments/events.ts";
 import type { Payment } from "../src/payments/model.ts";
-import { BACKEND, databaseUrlForProcess, openTestStorage } from "./backend.ts";
+import { formatPixAmount } from "../src/pix/amount.ts";
+import type { Pix } from "../src/pix/api-pix.ts";
+import { txidFromUuid } from "../src/pix/brcode.ts";
+import { BACKEND, databaseUrlForProcess, openTestStorage, openTestStorageAt } from "./backend.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath; // the bun running the tests
@@ -58,12 +62,18 @@ export interface TestAppOptions {
   trpcFastPath?: boolean;
   /** Where the app logs (default: nowhere). */
   logger?: Logger;
+  /** Another test app's databaseUrl: this app is a second instance on the same database. */
+  databaseUrl?: string;
+  /** How long the simulated PSP (no PSP_API_URL) takes to settle a refund. */
+  simulatedPspSettleMs?: number;
 }
 
 /** Starts the app in this process on port 0 with fresh storage of the run's backend (test/backend.ts). */
 export function startTestApp(options: TestAppOptions = {}) {
   const tmp = tempDir();
-  const test = openTestStorage(tmp.dir, options.databaseFile);
+  const test = options.databaseUrl
+    ? openTestStorageAt(options.databaseUrl)
+    : openTestStorage(tmp.dir, options.databaseFile);
   const { storage } = test;
   const databaseUrl = test.url;
   const config = loadConfig({
@@ -86,6 +96,7 @@ export function startTestApp(options: TestAppOptions = {}) {
     ids: options.ids ?? randomIds,
     logger: options.logger ?? pino({ level: "silent" }),
     trpcFastPath: options.trpcFastPath,
+    simulatedPspSettleMs: options.simulatedPspSettleMs,
   });
   const server = Bun.serve({
     ...SERVE_OPTIONS,
@@ -165,6 +176,71 @@ export async function restConfirm(
     headers: signWebhook(body, sign),
     body,
   });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** A Pix paying a payment (a wire object), in the BCB callback's shape; `over` changes any field. */
+export function pixFor(payment: { bank_payment_id: string; value: number }, over: Partial<Pix> = {}): Pix {
+  return {
+    endToEndId: newEndToEndId(),
+    txid: txidFromUuid(payment.bank_payment_id),
+    valor: formatPixAmount(Math.round(payment.value * 100)),
+    horario: new Date().toISOString(),
+    ...over,
+  };
+}
+
+/**
+ * POST /webhooks/pix with a body (an object is sent as JSON), signed with the test secret, or with
+ * `?token=`, or with neither (`auth: "none"`); returns status and parsed body.
+ */
+export async function sendPixCallback(
+  url: string,
+  body: unknown,
+  auth: { token?: string; sign?: { id?: string; at?: Date; secret?: string } } | "none" = {},
+) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const headers =
+    auth === "none" || auth.token !== undefined
+      ? { "content-type": "application/json" }
+      : signWebhook(text, auth.sign ?? {});
+  const query = auth !== "none" && auth.token !== undefined ? `?token=${encodeURIComponent(auth.token)}` : "";
+  const res = await fetch(`${url}/webhooks/pix${query}`, { method: "POST", headers, body: text });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** A paid payment (paid by a Pix through the callback unless `by` is "confirmation"); returns its wire object. */
+export async function createPaidPayment(url: string, value: number, by: "pix" | "confirmation" = "pix") {
+  const payment = (await restCreate(url, value)).body.payment;
+  if (by === "confirmation") {
+    const confirmed = await restConfirm(url, { bank_payment_id: payment.bank_payment_id, value });
+    if (confirmed.status !== 200) throw new Error(`confirmation failed: ${JSON.stringify(confirmed)}`);
+  } else {
+    const paid = await sendPixCallback(url, { pix: [pixFor(payment)] });
+    if (paid.status !== 200) throw new Error(`pix callback failed: ${JSON.stringify(paid)}`);
+  }
+  const read = await fetch(`${url}/payments/${payment.id}`, { headers: merchantHeaders() });
+  return ((await read.json()) as any).payment;
+}
+
+/** POST /payments/{id}/refunds; returns status and parsed body. */
+export async function restRefund(
+  url: string,
+  paymentId: number,
+  body: unknown,
+  headers: Record<string, string> = merchantHeaders(),
+) {
+  const res = await fetch(`${url}/payments/${paymentId}/refunds`, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** GET a merchant route; returns status and parsed body. */
+export async function restGet(url: string, path: string, headers: Record<string, string> = merchantHeaders()) {
+  const res = await fetch(`${url}${path}`, { headers });
   return { status: res.status, body: (await res.json()) as any };
 }
 

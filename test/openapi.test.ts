@@ -33,7 +33,18 @@ describe("GET /openapi.json", () => {
 
   test("documents every REST route of the contract", () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ["/healthz", "/payments", "/payments/pix", "/payments/pix/confirmation", "/payments/{id}", "/readyz"].sort(),
+      [
+        "/healthz",
+        "/payments",
+        "/payments/pix",
+        "/payments/pix/confirmation",
+        "/payments/{id}",
+        "/payments/{id}/refunds",
+        "/pix",
+        "/pix/{end_to_end_id}",
+        "/readyz",
+        "/webhooks/pix",
+      ].sort(),
     );
     expect(Object.keys(doc.paths["/payments"]).sort()).toEqual(["get", "post"]);
     expect(doc.paths["/payments/{id}"].get).toBeDefined();
@@ -79,18 +90,70 @@ describe("GET /openapi.json", () => {
         "description",
         "metadata",
         "return_url",
+        "end_to_end_id",
         "expiration_date",
         "id",
         "paid",
         "paid_at",
         "pix_copy_paste",
         "qr_code",
+        "refunded_value",
         "status",
         "value",
       ].sort(),
     );
     const list = doc.paths["/payments"].get;
     expect(list.parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "status"]);
+  });
+
+  test("documents the bank side (§11): refunds answer 201, the PSP callback takes a signature or a token", () => {
+    const refund = doc.paths["/payments/{id}/refunds"].post;
+    expect(Object.keys(refund.responses).sort()).toEqual(
+      ["201", "400", "401", "404", "409", "413", "415", "422", "500", "503"].sort(),
+    );
+    expect(refund.responses["422"].description).toContain("Refund exceeds the refundable amount");
+    expect(refund.responses["503"].description).toBe("Refunds are not configured");
+    expect(refund.parameters.map((p: any) => p.name)).toEqual(["id", "Idempotency-Key"]);
+    expect(refund.requestBody.content["application/json"].schema).toMatchObject({
+      properties: { value: { type: "number" }, reason: {} },
+      required: ["value"],
+      additionalProperties: false,
+    });
+    expect(Object.keys(doc.paths["/payments/{id}/refunds"]).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.components.schemas.Refund.properties).sort()).toEqual(
+      ["created_at", "failure_reason", "id", "payment_id", "reason", "refunded_at", "status", "value"].sort(),
+    );
+
+    const callback = doc.paths["/webhooks/pix"].post;
+    // Either the Standard Webhooks signature or the PSP's token: two alternatives of the operation's security.
+    expect(callback.security).toEqual([
+      { webhookId: [], webhookTimestamp: [], webhookSignature: [] },
+      { pspToken: [] },
+    ]);
+    expect(doc.components.securitySchemes.pspToken).toMatchObject({ type: "apiKey", in: "query", name: "token" });
+    expect(callback.responses["400"].description).toBe("Invalid Pix notification");
+    expect(callback.responses["401"].description).toBe("Invalid signature");
+    const pix = callback.requestBody.content["application/json"].schema.properties.pix;
+    expect(pix.items.required.sort()).toEqual(["endToEndId", "horario", "valor"]);
+    expect(pix.items.properties.valor.pattern).toBe("^\\d{1,10}\\.\\d{2}$");
+
+    const one = doc.paths["/pix/{end_to_end_id}"].get;
+    expect(one.parameters[0]).toMatchObject({ name: "end_to_end_id", in: "path", required: true });
+    expect(one.responses["404"].description).toBe("Pix not found");
+    expect(doc.paths["/pix"].get.parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "status"]);
+    expect(Object.keys(doc.components.schemas.ReceivedPix.properties).sort()).toEqual(
+      [
+        "end_to_end_id",
+        "payer_info",
+        "payment_id",
+        "reason",
+        "received_at",
+        "refunded_value",
+        "status",
+        "txid",
+        "value",
+      ].sort(),
+    );
   });
 });
 
@@ -120,7 +183,7 @@ describe("what the document shows of each answer", () => {
     for (const [name, response] of Object.entries(doc.components.responses) as Array<[string, any]>) {
       if (!response.content["application/json"].example) missing.push(`components.responses.${name}`);
     }
-    expect(operations().length).toBe(7);
+    expect(operations().length).toBe(12);
     expect(missing).toEqual([]);
   });
 

@@ -163,7 +163,16 @@ describe("errors and logs leak nothing", () => {
   test("an unexpected failure is a generic 500 with no stack trace, REST and tRPC", async () => {
     const broken = startTestApp();
     // every payment query now fails inside the database
-    for (const table of ["idempotency_keys", "webhook_deliveries", "payment_events", "payments"]) {
+    for (const table of [
+      "refund_outbox",
+      "refund_idempotency_keys",
+      "refunds",
+      "received_pix",
+      "idempotency_keys",
+      "webhook_deliveries",
+      "payment_events",
+      "payments",
+    ]) {
       await broken.query(`DROP TABLE ${table}`);
     }
     try {

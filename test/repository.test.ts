@@ -163,4 +163,119 @@ describe("the payment repository", () => {
     });
     expect(kept).toEqual({ key: undefined, old: undefined, fresh: { paymentId: row.id } });
   });
+
+  test("a payment is found by the txid of its BR Code (txidFromUuid of bank_payment_id), old rows included", async () => {
+    const row = await create({ bankPaymentId: "ca2910ae-c4e8-44d3-b510-e573e9be9a58" });
+    const found = await repo.write((tx) => tx.findByTxid("ca2910aec4e844d3b510e573e"));
+    expect(found?.id).toBe(row.id);
+    expect(await repo.write((tx) => tx.findByTxid("ca2910aec4e844d3b510e573f"))).toBeUndefined();
+  });
+
+  test("a received Pix is claimed once by its endToEndId; markPaid records the endToEndId of the Pix that paid", async () => {
+    const row = await create();
+    const e2e = "E12345678202009091221abcdef12345";
+    const entry = {
+      endToEndId: e2e,
+      txid: "t1",
+      amountCents: row.amountCents,
+      receivedAt: T0,
+      recordedAt: T0 + 1,
+      payerInfo: null,
+      status: "matched" as const,
+      reason: null,
+      paymentId: row.id,
+    };
+    const first = await repo.write((tx) => tx.claimReceivedPix(entry));
+    expect(first).toMatchObject({ endToEndId: e2e, status: "matched", paymentId: row.id, refundedCents: 0 });
+    expect(await repo.write((tx) => tx.claimReceivedPix({ ...entry, status: "unmatched" }))).toBeUndefined();
+    expect((await repo.findReceivedPix(e2e))?.status).toBe("matched");
+    const paid = await repo.write((tx) => tx.markPaid(row.id, T0 + 2, e2e));
+    expect(paid).toMatchObject({ status: "paid", endToEndId: e2e, refundReservedCents: 0, refundedCents: 0 });
+  });
+
+  test("reserveRefund is one conditional write: it never lets reserved refunds pass the amount, nor touch an unpaid payment", async () => {
+    const row = await create({ amountCents: 1000 });
+    expect(await repo.write((tx) => tx.reserveRefund(row.id, 1))).toBeUndefined(); // pending
+    await repo.write((tx) => tx.markPaid(row.id, T0 + 1));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => repo.write((tx) => tx.reserveRefund(row.id, 300))),
+    );
+    expect(results.filter(Boolean)).toHaveLength(3);
+    expect((await repo.findById(row.id))?.refundReservedCents).toBe(900);
+    expect(await repo.write((tx) => tx.reserveRefund(row.id, 101))).toBeUndefined();
+    expect((await repo.write((tx) => tx.reserveRefund(row.id, 100)))?.refundReservedCents).toBe(1000);
+    expect((await repo.write((tx) => tx.releaseRefund(row.id, 300))).refundReservedCents).toBe(700);
+    expect((await repo.write((tx) => tx.addRefunded(row.id, 300))).refundedCents).toBe(300);
+  });
+
+  test("the refund outbox: a claim leases due rows, at most `limit`, one claim at a time; only the holder reschedules", async () => {
+    const row = await create();
+    await repo.write((tx) => tx.markPaid(row.id, T0 + 1));
+    const ids = ["rfa", "rfb", "rfc"];
+    await repo.write(function* (tx) {
+      for (const id of ids) {
+        yield* tx.insertRefund({
+          id,
+          paymentId: row.id,
+          endToEndId: null,
+          amountCents: 1,
+          reason: null,
+          createdAt: T0,
+        });
+        yield* tx.queueRefundSend({ refundId: id, nextAttemptAt: T0 + 10 });
+      }
+    });
+    const claim = (now: number, token: string, limit = 10) =>
+      repo.write((tx) => tx.claimRefundSends({ now, leaseUntil: now + 1000, token, limit }));
+    expect(await repo.hasDueRefundSends(T0 + 9)).toBe(false);
+    expect(await claim(T0 + 9, "early")).toEqual([]);
+    expect(await repo.hasDueRefundSends(T0 + 10)).toBe(true);
+    const [first, second] = await Promise.all([claim(T0 + 10, "one", 2), claim(T0 + 10, "two", 2)]);
+    const taken = [...first!, ...second!];
+    expect(taken).toHaveLength(3);
+    expect(new Set(taken.map((c) => c.refundId))).toEqual(new Set(ids));
+    for (const c of taken) expect(c).toMatchObject({ phase: "send", attempts: 1 });
+    expect(await claim(T0 + 500, "three")).toEqual([]); // leased until T0 + 1010
+    const holder = first!.length ? "one" : "two";
+    const held = (holder === "one" ? first : second)![0]!.refundId;
+    const move = (token: string) =>
+      repo.write((tx) =>
+        tx.rescheduleRefundSend({
+          refundId: held,
+          token,
+          phase: "check",
+          attempts: 0,
+          nextAttemptAt: T0 + 2000,
+          lastError: null,
+        }),
+      );
+    expect(await move("someone-else")).toBe(false);
+    expect(await move(holder)).toBe(true);
+    expect(await move(holder)).toBe(false); // released
+    const later = await claim(T0 + 1010, "four");
+    expect(later.map((c) => c.refundId).sort()).toEqual(ids.filter((id) => id !== held).sort());
+    expect(later.every((c) => c.attempts === 2)).toBe(true);
+    expect(await claim(T0 + 2000, "five")).toEqual([{ refundId: held, phase: "check", attempts: 1 }]);
+    await repo.write((tx) => tx.deleteRefundSend(held));
+    expect(await claim(T0 + 99_999, "six")).toHaveLength(2);
+  });
+
+  test("a refund settles once: pending → refunded or failed, and keeps the PSP's rtrId", async () => {
+    const row = await create();
+    const refund = await repo.write((tx) =>
+      tx.insertRefund({ id: "rfx", paymentId: row.id, endToEndId: null, amountCents: 5, reason: "r", createdAt: T0 }),
+    );
+    expect(refund).toMatchObject({ id: "rfx", status: "pending", settledAt: null, rtrId: null });
+    await repo.write((tx) => tx.setRefundRtrId("rfx", "D1"));
+    const settled = await repo.write((tx) =>
+      tx.settleRefund("rfx", { status: "refunded", failureReason: null, rtrId: null, at: T0 + 5 }),
+    );
+    expect(settled).toMatchObject({ status: "refunded", settledAt: T0 + 5, rtrId: "D1" });
+    expect(
+      await repo.write((tx) =>
+        tx.settleRefund("rfx", { status: "failed", failureReason: "x", rtrId: null, at: T0 + 6 }),
+      ),
+    ).toBeUndefined();
+    expect((await repo.listRefunds(row.id)).map((r) => r.status)).toEqual(["refunded"]);
+  });
 });

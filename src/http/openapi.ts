@@ -1,13 +1,14 @@
 import { z } from "zod";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import type { Payment } from "../payments/model.ts";
-import { presentPayment } from "../payments/present.ts";
+import { presentPayment, presentReceivedPix, presentRefund } from "../payments/present.ts";
 import { buildBrCode, txidFromUuid } from "../pix/brcode.ts";
 import { type RestRoute, restRoutes } from "./rest.ts";
 
 type JsonSchema = Record<string, unknown>;
 
 const EXAMPLE_BANK_PAYMENT_ID = "ca2910ae-c4e8-44d3-b510-e573e9be9a58";
+const EXAMPLE_END_TO_END_ID = "E12345678202504081516abcdefghijk";
 const EXAMPLE_ORDER = {
   description: "Pedido #1234",
   metadata: { order_id: "1234" },
@@ -36,8 +37,43 @@ function examplePayment(serverUrl: string, status: "pending" | "paid" = "pending
     description: EXAMPLE_ORDER.description,
     metadata: EXAMPLE_ORDER.metadata,
     returnUrl: EXAMPLE_ORDER.return_url,
+    endToEndId: status === "paid" ? EXAMPLE_END_TO_END_ID : null,
+    refundedCents: 0,
   };
   return presentPayment(payment, serverUrl);
+}
+
+/** The refund of the examples: R$ 10,00 of the example payment. */
+function exampleRefund(status: "pending" | "refunded") {
+  const createdAt = Date.UTC(2025, 3, 9, 10, 0, 0);
+  return presentRefund({
+    id: "rf0f3c9b1e6d2a4c7b8e9f0a1b2c3d4e5f",
+    paymentId: 6,
+    endToEndId: EXAMPLE_END_TO_END_ID,
+    amountCents: 1000,
+    reason: "Produto devolvido",
+    status,
+    failureReason: null,
+    rtrId: null,
+    createdAt,
+    settledAt: status === "refunded" ? createdAt + 5_000 : null,
+  });
+}
+
+/** The received Pix of the examples: the one that paid the example payment. */
+function examplePix() {
+  return presentReceivedPix({
+    id: 1,
+    endToEndId: EXAMPLE_END_TO_END_ID,
+    txid: txidFromUuid(EXAMPLE_BANK_PAYMENT_ID),
+    amountCents: 25430,
+    receivedAt: Date.UTC(2025, 3, 8, 15, 16, 25),
+    payerInfo: "Pedido #1234",
+    status: "matched",
+    reason: null,
+    paymentId: 6,
+    refundedCents: 0,
+  });
 }
 
 /** Request and 200-response examples of each procedure a REST route runs. */
@@ -57,6 +93,32 @@ function examplesFor(route: RestRoute, serverUrl: string): { request?: unknown; 
       return { response: { payment: examplePayment(serverUrl, "paid") } };
     case "payments.list":
       return { response: { payments: [examplePayment(serverUrl, "paid")], next_cursor: "cDo1" } };
+    case "refunds.create":
+      return {
+        request: { value: 10, reason: "Produto devolvido" },
+        response: { message: "The refund has been requested", refund: exampleRefund("pending") },
+      };
+    case "refunds.list":
+      return { response: { refunds: [exampleRefund("refunded")] } };
+    case "pix.notify":
+      return {
+        request: {
+          pix: [
+            {
+              endToEndId: EXAMPLE_END_TO_END_ID,
+              txid: txidFromUuid(EXAMPLE_BANK_PAYMENT_ID),
+              valor: "254.30",
+              horario: "2025-04-08T15:16:25.000Z",
+              infoPagador: "Pedido #1234",
+            },
+          ],
+        },
+        response: { message: "Received" },
+      };
+    case "pix.list":
+      return { response: { pix: [examplePix()], next_cursor: null } };
+    case "pix.get":
+      return { response: { pix: examplePix() } };
     default:
       throw new Error(`no OpenAPI example for ${route.procedure}`);
   }
@@ -136,6 +198,14 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         example: 6,
       });
     }
+    if (route.input.pathParam) {
+      parameters.push({
+        name: route.input.pathParam.name,
+        in: "path",
+        required: true,
+        schema: route.input.pathParam.schema,
+      });
+    }
     if (route.input.query) {
       const query = toSchema(route.input.query, "input") as { properties: Record<string, JsonSchema> };
       const queryExamples: Record<string, unknown> = { status: "paid", limit: 20, cursor: "cDo1" };
@@ -151,7 +221,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         });
       }
     }
-    if (route.procedure === "payments.create") {
+    if (route.procedure === "payments.create" || route.procedure === "refunds.create") {
       parameters.push({
         name: "Idempotency-Key",
         in: "header",
@@ -163,9 +233,10 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         example: "order-1234",
       });
     }
+    const success = route.successStatus ?? 200;
     const responses: Record<string, unknown> = {
-      200: {
-        description: "OK",
+      [success]: {
+        description: success === 201 ? "Created" : "OK",
         content: { "application/json": { schema: toSchema(route.output, "output"), example: examples.response } },
       },
     };
@@ -180,7 +251,9 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       security:
         route.security === "merchant"
           ? [{ apiKey: [] }]
-          : [{ webhookId: [], webhookTimestamp: [], webhookSignature: [] }],
+          : route.security === "psp"
+            ? [{ webhookId: [], webhookTimestamp: [], webhookSignature: [] }, { pspToken: [] }]
+            : [{ webhookId: [], webhookTimestamp: [], webhookSignature: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(route.input.body
         ? {
@@ -289,6 +362,14 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             'Standard Webhooks: `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>">`, keyed ' +
             "with the base64-decoded part of WEBHOOK_SECRET after `whsec_`; several signatures may be sent, " +
             "space-separated. Any failure answers 401 Invalid signature.",
+        },
+        pspToken: {
+          type: "apiKey",
+          in: "query",
+          name: "token",
+          description:
+            "PSP_WEBHOOK_TOKEN, compared in constant time: for a PSP that cannot sign its Pix callbacks " +
+            "(POST /webhooks/pix only; mTLS belongs at the proxy).",
         },
       },
     },

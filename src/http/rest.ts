@@ -2,15 +2,24 @@ import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { z } from "zod";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
+import { PaymentError } from "../payments/errors.ts";
 import {
   confirmPaymentInput,
   createPaymentInput,
   createPaymentOutput,
+  createRefundInput,
+  createRefundOutput,
   getPaymentOutput,
+  getPixOutput,
   listPaymentsInput,
   listPaymentsOutput,
+  listPixInput,
+  listPixOutput,
+  listRefundsOutput,
   messageOutput,
+  pixNotificationInput,
 } from "../payments/schema.ts";
+import { END_TO_END_ID } from "../pix/api-pix.ts";
 import { MalformedJson } from "../strict-json.ts";
 import type { CreateContext, RequestInfo } from "../trpc/context.ts";
 import { inputIssues, issuesForBody } from "../trpc/errors.ts";
@@ -29,10 +38,21 @@ export interface RestRoute {
   path: string;
   pattern: RegExp;
   procedure: string;
-  security: "merchant" | "webhook";
+  /** `psp`: a Standard Webhooks signature or the `?token=` of PSP_WEBHOOK_TOKEN. */
+  security: "merchant" | "webhook" | "psp";
   summary: string;
-  input: { body?: z.ZodType; query?: z.ZodType; pathId?: boolean };
+  /** `pathId`: the integer `{id}` of the path; `pathParam`: a path parameter of another name and schema. */
+  input: {
+    body?: z.ZodType;
+    query?: z.ZodType;
+    pathId?: boolean;
+    pathParam?: { name: string; schema: Record<string, unknown> };
+  };
   output: z.ZodType;
+  /** The status of a success; 200 unless given. */
+  successStatus?: 200 | 201;
+  /** The 404 message when `read` finds no such resource in the path; "Payment not found" unless given. */
+  notFound?: string;
   /** Error statuses and their messages, for the OpenAPI document. */
   errors: Record<number, string>;
   /** Reads the procedure input from the request; null means "no such resource" (404). */
@@ -50,6 +70,21 @@ const bodyInput = async (req: Request) => {
     ? { input: undefined, rawBody: body.raw, malformed: body.malformed }
     : { input: body.json, rawBody: body.raw };
 };
+
+/** Query parameters as a procedure input: an empty one means "not given", `limit` is a number. */
+function queryInput(url: URL): Record<string, unknown> {
+  const query: Record<string, unknown> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    if (values.length === 1 && values[0] === "") continue; // `?status=` means no filter
+    const value = values.length === 1 ? values[0]! : values;
+    query[key] = key === "limit" && typeof value === "string" && /^\d{1,6}$/.test(value) ? Number(value) : value;
+  }
+  return query;
+}
+
+/** A positive integer id from the path, or null (then the route answers 404). */
+const pathId = (text: string) => (/^[1-9]\d{0,14}$/.test(text) ? Number(text) : null);
 
 const createRoute = (path: string, summary: string): RestRoute => ({
   method: "POST",
@@ -108,8 +143,8 @@ export const restRoutes: RestRoute[] = [
     output: getPaymentOutput,
     errors: { 401: MESSAGES.unauthorized, 404: "Payment not found" },
     read: async (_req, _url, match) => {
-      const id = match[1]!;
-      return /^[1-9]\d{0,14}$/.test(id) ? { input: { id: Number(id) } } : null;
+      const id = pathId(match[1]!);
+      return id === null ? null : { input: { id } };
     },
     call: (c, input: { id: number }) => c.payments.get(input),
   },
@@ -123,17 +158,109 @@ export const restRoutes: RestRoute[] = [
     input: { query: listPaymentsInput },
     output: listPaymentsOutput,
     errors: { 400: "Invalid status | Invalid limit | Invalid cursor", 401: MESSAGES.unauthorized },
-    read: async (_req, url) => {
-      const query: Record<string, unknown> = {};
-      for (const key of new Set(url.searchParams.keys())) {
-        const values = url.searchParams.getAll(key);
-        if (values.length === 1 && values[0] === "") continue; // `?status=` means no filter
-        const value = values.length === 1 ? values[0]! : values;
-        query[key] = key === "limit" && typeof value === "string" && /^\d{1,6}$/.test(value) ? Number(value) : value;
-      }
-      return { input: query };
-    },
+    read: async (_req, url) => ({ input: queryInput(url) }),
     call: (c, input: z.input<typeof listPaymentsInput>) => c.payments.list(input),
+  },
+  {
+    method: "POST",
+    path: "/payments/{id}/refunds",
+    pattern: /^\/payments\/([^/]+)\/refunds$/,
+    procedure: "refunds.create",
+    security: "merchant",
+    summary: "Refund part or all of a paid payment (a BCB devolução)",
+    input: { pathId: true, body: createRefundInput.omit({ payment_id: true }) },
+    output: createRefundOutput,
+    successStatus: 201,
+    errors: {
+      400: "Invalid value | Invalid reason",
+      401: MESSAGES.unauthorized,
+      404: "Payment not found",
+      409: "Payment not paid | Refund window closed | Payment has no end_to_end_id",
+      413: MESSAGES.bodyTooLarge,
+      415: MESSAGES.unsupportedMediaType,
+      422: "Refund exceeds the refundable amount | Idempotency key reused with different parameters",
+      503: "Refunds are not configured",
+    },
+    read: async (req, _url, match) => {
+      const id = pathId(match[1]!);
+      if (id === null) return null;
+      const read = await readJsonBody(req);
+      if (read.malformed) return { input: undefined, rawBody: read.raw, malformed: read.malformed };
+      // The payment comes from the path only: a body naming one is refused rather than read either way.
+      const body = read.json !== null && typeof read.json === "object" && !Array.isArray(read.json) ? read.json : null;
+      if (!body) return { input: read.json, rawBody: read.raw };
+      if (Object.hasOwn(body, "payment_id")) {
+        return {
+          input: undefined,
+          rawBody: read.raw,
+          malformed: new MalformedJson("payment_id is taken from the path"),
+        };
+      }
+      return { input: { ...body, payment_id: id }, rawBody: read.raw };
+    },
+    call: (c, input: z.input<typeof createRefundInput>) => c.refunds.create(input),
+  },
+  {
+    method: "GET",
+    path: "/payments/{id}/refunds",
+    pattern: /^\/payments\/([^/]+)\/refunds$/,
+    procedure: "refunds.list",
+    security: "merchant",
+    summary: "A payment's refunds, newest first",
+    input: { pathId: true },
+    output: listRefundsOutput,
+    errors: { 401: MESSAGES.unauthorized, 404: "Payment not found" },
+    read: async (_req, _url, match) => {
+      const id = pathId(match[1]!);
+      return id === null ? null : { input: { payment_id: id } };
+    },
+    call: (c, input: { payment_id: number }) => c.refunds.list(input),
+  },
+  {
+    method: "POST",
+    path: "/webhooks/pix",
+    pattern: /^\/webhooks\/pix$/,
+    procedure: "pix.notify",
+    security: "psp",
+    summary: 'The PSP\'s callback of received Pix (BCB API Pix: POST {webhookUrl}/pix with {"pix": [...]})',
+    input: { body: pixNotificationInput },
+    output: messageOutput,
+    errors: {
+      400: "Invalid Pix notification",
+      401: MESSAGES.invalidSignature,
+      413: MESSAGES.bodyTooLarge,
+      415: MESSAGES.unsupportedMediaType,
+      503: "Pix could not be verified with the PSP",
+    },
+    read: bodyInput,
+    call: (c, input: z.input<typeof pixNotificationInput>) => c.pix.notify(input),
+  },
+  {
+    method: "GET",
+    path: "/pix",
+    pattern: /^\/pix$/,
+    procedure: "pix.list",
+    security: "merchant",
+    summary: "The received-Pix ledger, newest first, with a cursor",
+    input: { query: listPixInput },
+    output: listPixOutput,
+    errors: { 400: "Invalid status | Invalid limit | Invalid cursor", 401: MESSAGES.unauthorized },
+    read: async (_req, url) => ({ input: queryInput(url) }),
+    call: (c, input: z.input<typeof listPixInput>) => c.pix.list(input),
+  },
+  {
+    method: "GET",
+    path: "/pix/{end_to_end_id}",
+    pattern: /^\/pix\/([^/]+)$/,
+    procedure: "pix.get",
+    security: "merchant",
+    summary: "One received Pix by its endToEndId",
+    input: { pathParam: { name: "end_to_end_id", schema: { type: "string", pattern: END_TO_END_ID.source } } },
+    output: getPixOutput,
+    notFound: "Pix not found",
+    errors: { 401: MESSAGES.unauthorized, 404: "Pix not found" },
+    read: async (_req, _url, match) => (END_TO_END_ID.test(match[1]!) ? { input: { end_to_end_id: match[1]! } } : null),
+    call: (c, input: { end_to_end_id: string }) => c.pix.get(input),
   },
 ];
 
@@ -141,11 +268,12 @@ export const restRoutes: RestRoute[] = [
 export function errorResponse(error: unknown): Response {
   const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
   const status = getHTTPStatusCodeFromError(trpcError);
-  // A 503 says what is unavailable (its message is ours, e.g. "Service unavailable"); other 5xx say nothing.
+  // A 503 of the domain's own (refunds not configured, a PSP that did not answer) says which; storage's and any
+  // other 5xx say nothing more than "Service unavailable" / "Internal server error".
+  const own = trpcError.cause instanceof PaymentError && trpcError.cause.code !== "STORAGE_UNAVAILABLE";
   if (status >= 500) {
-    return json(status, {
-      message: trpcError.code === "SERVICE_UNAVAILABLE" ? trpcError.message : INTERNAL_ERROR_MESSAGE,
-    });
+    const message = own ? trpcError.message : status === 503 ? MESSAGES.unavailable : INTERNAL_ERROR_MESSAGE;
+    return json(status, { message });
   }
   const issues = inputIssues(trpcError);
   return json(status, {
@@ -196,12 +324,12 @@ export async function handleRest(
     if (route.security === "merchant" && authenticatedMerchant(createContext(request)) === null) {
       return json(401, { message: MESSAGES.unauthorized });
     }
-    return json(404, { message: "Payment not found" });
+    return json(404, { message: route.notFound ?? "Payment not found" });
   }
   const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody, malformedBody: read.malformed }));
   try {
     const result = await route.call(caller, read.input as never);
-    return json(200, result);
+    return json(route.successStatus ?? 200, result);
   } catch (error) {
     if (!(error instanceof TRPCError) || getHTTPStatusCodeFromError(error) >= 500) onInternalError(error);
     return errorResponse(error);

@@ -92,7 +92,7 @@ export function createServer(deps: ServerDeps) {
 
   async function route(req: Request, url: URL, requestId: string): Promise<Routed> {
     const path = url.pathname;
-    const request = { requestId, headers: req.headers };
+    const request = { requestId, headers: req.headers, query: url.searchParams };
     const logInternal = (err: unknown) => reportFailure(err, requestId);
 
     if (path === "/trpc" || path.startsWith("/trpc/")) {

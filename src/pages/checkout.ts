@@ -160,16 +160,33 @@ function initialOf(name: string): string {
 const ICON_CHECK = `<svg class="state-icon" viewBox="0 0 48 48" aria-hidden="true"><circle cx="24" cy="24" r="24" fill="currentColor"/><path d="M14 24.5l6.5 6.5L34 17.5" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
 const ICON_CLOCK = `<svg class="state-icon" viewBox="0 0 48 48" aria-hidden="true"><circle cx="24" cy="24" r="24" fill="currentColor"/><circle cx="24" cy="24" r="13" fill="none" stroke="#fff" stroke-width="3.5"/><path d="M24 17v8l5 3" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
 const ICON_PIX = `<svg class="pix-mark" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2.5l9.5 9.5-9.5 9.5L2.5 12z" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linejoin="round"/><path d="M12 7.8l4.2 4.2-4.2 4.2L7.8 12z" fill="currentColor"/></svg>`;
+const ICON_REFUND = `<svg class="state-icon" viewBox="0 0 48 48" aria-hidden="true"><circle cx="24" cy="24" r="24" fill="currentColor"/><path d="M17 19h11a7 7 0 0 1 0 14h-9" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round" stroke-linejoin="round"/><path d="M21.5 14.5L17 19l4.5 4.5" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
 const ICON_MISSING = `<svg class="state-icon" viewBox="0 0 48 48" aria-hidden="true"><circle cx="24" cy="24" r="24" fill="currentColor"/><path d="M18.5 18.5a5.5 5.5 0 1 1 7.6 5.1c-1.3.6-2.1 1.6-2.1 3v1.4" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round"/><circle cx="24" cy="34" r="2.2" fill="#fff"/></svg>`;
 
-function titleFor(status: PaymentStatus, t: Messages): string {
-  return status === "paid" ? t.titlePaid : status === "expired" ? t.titleExpired : t.titlePending;
+/** What the page shows: the payment's status, or `refunded` once refunds add up to its whole value. */
+export type CheckoutState = PaymentStatus | "refunded";
+
+export function checkoutStateOf(payment: Payment): CheckoutState {
+  return payment.status === "paid" && payment.refundedCents >= payment.amountCents ? "refunded" : payment.status;
+}
+
+function titleFor(state: CheckoutState, t: Messages): string {
+  switch (state) {
+    case "paid":
+      return t.titlePaid;
+    case "expired":
+      return t.titleExpired;
+    case "refunded":
+      return t.titleRefunded;
+    case "pending":
+      return t.titlePending;
+  }
 }
 
 /**
- * Renders the checkout page for the payment's current state. All three states are in the document (the
- * others `hidden`), so the script can flip the page without a reload; without JavaScript the server's
- * state is what shows.
+ * Renders the checkout page for the payment's current state. Every state is in the document (the others
+ * `hidden`), so the script can flip the page without a reload; without JavaScript the server's state is what
+ * shows. A paid payment whose refunds add up to its value shows as refunded.
  */
 export function renderCheckoutPage(input: {
   payment: Payment;
@@ -180,10 +197,11 @@ export function renderCheckoutPage(input: {
   const { payment, locale, merchantName, now } = input;
   const t = MESSAGES[locale];
   const status = payment.status;
+  const shown = checkoutStateOf(payment);
   const amount = formatBrl(payment.amountCents);
   const qrSrc = `/pay/${payment.bankPaymentId}/qr.svg`;
-  const hide = (state: PaymentStatus) => (state === status ? "" : " hidden");
-  const merchantTitle = `${titleFor(status, t)} · ${merchantName}`;
+  const hide = (state: CheckoutState) => (state === shown ? "" : " hidden");
+  const merchantTitle = `${titleFor(shown, t)} · ${merchantName}`;
   // Stored return_urls passed the schema already; checked again here because this is where an href is made.
   const returnUrl = payment.returnUrl !== null && isReturnUrl(payment.returnUrl) ? payment.returnUrl : null;
 
@@ -194,6 +212,7 @@ export function renderCheckoutPage(input: {
 <main class="checkout" id="checkout"
   data-bank-payment-id="${escapeHtml(payment.bankPaymentId)}"
   data-status="${status}"
+  data-fully-refunded="${shown === "refunded"}"
   data-expires-at="${payment.expiresAt}"
   data-server-now="${now}"
   data-time-zone="${DISPLAY_TIME_ZONE}"
@@ -259,6 +278,12 @@ ${
     ${ICON_CLOCK}
     <h2 class="state-heading">${escapeHtml(t.expiredHeading)}</h2>
     <p class="state-note">${escapeHtml(t.expiredNote)}</p>
+  </section>
+
+  <section class="state state-refunded" data-state="refunded" data-title="${escapeHtml(`${t.titleRefunded} · ${merchantName}`)}"${hide("refunded")}>
+    ${ICON_REFUND}
+    <h2 class="state-heading">${escapeHtml(t.refundedHeading)}</h2>
+    <p class="state-note">${escapeHtml(t.refundedNote)}</p>
   </section>
 
   <p class="sr-only" role="status" aria-live="polite" data-announce></p>

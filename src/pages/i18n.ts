@@ -89,6 +89,7 @@ export interface Messages {
   titlePending: string;
   titlePaid: string;
   titleExpired: string;
+  titleRefunded: string;
   titleNotFound: string;
   payTo: string;
   amount: string;
@@ -112,6 +113,8 @@ export interface Messages {
   backToShop: string;
   expiredHeading: string;
   expiredNote: string;
+  refundedHeading: string;
+  refundedNote: string;
   notFoundHeading: string;
   notFoundNote: string;
   footer: string;
@@ -122,6 +125,7 @@ export const MESSAGES: Record<Locale, Messages> = {
     titlePending: "Pagar com Pix",
     titlePaid: "Pagamento confirmado",
     titleExpired: "Pagamento expirado",
+    titleRefunded: "Pagamento estornado",
     titleNotFound: "Pagamento não encontrado",
     payTo: "Pagamento para",
     amount: "Valor",
@@ -148,6 +152,8 @@ export const MESSAGES: Record<Locale, Messages> = {
     backToShop: "Voltar para a loja",
     expiredHeading: "Pagamento expirado",
     expiredNote: "O prazo para pagar terminou e este código não vale mais. Peça um novo link à loja.",
+    refundedHeading: "Pagamento estornado",
+    refundedNote: "O valor foi devolvido via Pix para a conta de onde saiu.",
     notFoundHeading: "Pagamento não encontrado",
     notFoundNote: "Confira se o link está completo ou peça um novo link à loja.",
     footer: "Pagamento instantâneo via Pix",
@@ -156,6 +162,7 @@ export const MESSAGES: Record<Locale, Messages> = {
     titlePending: "Pay with Pix",
     titlePaid: "Payment confirmed",
     titleExpired: "Payment expired",
+    titleRefunded: "Payment refunded",
     titleNotFound: "Payment not found",
     payTo: "Payment to",
     amount: "Amount",
@@ -182,6 +189,8 @@ export const MESSAGES: Record<Locale, Messages> = {
     backToShop: "Back to the shop",
     expiredHeading: "Payment expired",
     expiredNote: "The time to pay has run out and this code is no longer valid. Ask the shop for a new link.",
+    refundedHeading: "Payment refunded",
+    refundedNote: "The amount has been returned by Pix to the account it was paid from.",
     notFoundHeading: "Payment not found",
     notFoundNote: "Check that the link is complete, or ask the shop for a new link.",
     footer: "Instant payment via Pix",

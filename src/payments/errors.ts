@@ -7,7 +7,14 @@ export type PaymentErrorCode =
   | "WEBHOOK_ID_REUSED"
   | "INVALID_QUERY"
   | "STORAGE_UNAVAILABLE"
-  | "INVALID_RETURN_URL";
+  | "INVALID_RETURN_URL"
+  | "PIX_NOT_FOUND"
+  | "PAYMENT_NOT_PAID"
+  | "REFUND_EXCEEDS"
+  | "REFUND_WINDOW_CLOSED"
+  | "NO_END_TO_END_ID"
+  | "REFUNDS_NOT_CONFIGURED"
+  | "PSP_UNAVAILABLE";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
@@ -43,3 +50,13 @@ export const isStorageUnavailable = (err: unknown): err is PaymentError =>
 
 /** A return_url the schema accepts but this deployment does not: plain http in production. */
 export const InvalidReturnUrl = () => new PaymentError("INVALID_RETURN_URL", "Invalid return_url");
+
+export const PixNotFound = () => new PaymentError("PIX_NOT_FOUND", "Pix not found");
+export const PaymentNotPaid = () => new PaymentError("PAYMENT_NOT_PAID", "Payment not paid");
+export const RefundExceeds = () => new PaymentError("REFUND_EXCEEDS", "Refund exceeds the refundable amount");
+export const RefundWindowClosed = () => new PaymentError("REFUND_WINDOW_CLOSED", "Refund window closed");
+export const NoEndToEndId = () => new PaymentError("NO_END_TO_END_ID", "Payment has no end_to_end_id");
+export const RefundsNotConfigured = () => new PaymentError("REFUNDS_NOT_CONFIGURED", "Refunds are not configured");
+/** Some Pix of a callback could not be confirmed with the PSP now: the PSP should send it again later. */
+export const PspUnavailable = (cause?: unknown) =>
+  new PaymentError("PSP_UNAVAILABLE", "Pix could not be verified with the PSP", { cause });

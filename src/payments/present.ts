@@ -1,6 +1,6 @@
-import type { Payment } from "./model.ts";
+import type { Payment, ReceivedPix, Refund } from "./model.ts";
 import { centsToReais } from "./money.ts";
-import type { PayerPaymentWire, PaymentWire } from "./schema.ts";
+import type { PayerPaymentWire, PaymentWire, ReceivedPixWire, RefundWire } from "./schema.ts";
 
 /** Turns a domain payment into the wire object of CONTRACT §3; links are absolute on publicUrl. */
 export function presentPayment(payment: Payment, publicUrl: string): PaymentWire {
@@ -20,6 +20,38 @@ export function presentPayment(payment: Payment, publicUrl: string): PaymentWire
     description: payment.description,
     metadata: payment.metadata,
     return_url: payment.returnUrl,
+    end_to_end_id: payment.endToEndId,
+    refunded_value: centsToReais(payment.refundedCents),
+  };
+}
+
+/** A ledger entry as CONTRACT §11 shows it. */
+export function presentReceivedPix(pix: ReceivedPix): ReceivedPixWire {
+  return {
+    end_to_end_id: pix.endToEndId,
+    txid: pix.txid,
+    value: centsToReais(pix.amountCents),
+    received_at: new Date(pix.receivedAt).toISOString(),
+    payer_info: pix.payerInfo,
+    status: pix.status,
+    reason: pix.reason,
+    payment_id: pix.paymentId,
+    refunded_value: centsToReais(pix.refundedCents),
+  };
+}
+
+/** A refund as CONTRACT §11 shows it. */
+export function presentRefund(refund: Refund): RefundWire {
+  return {
+    id: refund.id,
+    payment_id: refund.paymentId,
+    value: centsToReais(refund.amountCents),
+    reason: refund.reason,
+    status: refund.status,
+    failure_reason: refund.failureReason,
+    created_at: new Date(refund.createdAt).toISOString(),
+    refunded_at:
+      refund.status === "refunded" && refund.settledAt !== null ? new Date(refund.settledAt).toISOString() : null,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { PaymentStatus } from "./model.ts";
+import type { PaymentStatus, ReceivedPix, Refund, RefundStatus, UnmatchedReason } from "./model.ts";
 
 /**
  * The storage port of the payment service. The service's rules are written once, against these
@@ -22,6 +22,11 @@ export interface PaymentRecord {
   /** Stored as JSON text; an adapter may keep `{}` as NULL, but always returns an object. */
   metadata: Record<string, string>;
   returnUrl: string | null;
+  endToEndId: string | null;
+  /** Pending plus refunded refunds; never above amountCents. */
+  refundReservedCents: number;
+  /** Refunded (settled) refunds. */
+  refundedCents: number;
 }
 
 export interface NewPayment {
@@ -35,7 +40,42 @@ export interface NewPayment {
   returnUrl: string | null;
 }
 
-export type PaymentEventType = "created" | "paid" | "expired";
+export type PaymentEventType = "created" | "paid" | "expired" | "refunded";
+
+/** A received Pix as first recorded: matched or not, with why. */
+export interface NewReceivedPix {
+  endToEndId: string;
+  txid: string | null;
+  amountCents: number;
+  receivedAt: number;
+  recordedAt: number;
+  payerInfo: string | null;
+  status: "matched" | "unmatched";
+  reason: UnmatchedReason | null;
+  paymentId: number | null;
+}
+
+export type ReceivedPixFilter = "all" | "matched" | "unmatched";
+
+export interface NewRefund {
+  id: string;
+  paymentId: number;
+  endToEndId: string | null;
+  amountCents: number;
+  reason: string | null;
+  createdAt: number;
+}
+
+/** A refund's place in the outbox: still to be sent (`send`), or sent and still to be asked about (`check`). */
+export type RefundSendPhase = "send" | "check";
+
+/** An outbox row a worker claimed: it holds the lease until `leaseUntil`, under `token`. */
+export interface ClaimedRefundSend {
+  refundId: string;
+  phase: RefundSendPhase;
+  /** Attempts in this phase, this one included. */
+  attempts: number;
+}
 
 /** Status filters of the list: effective statuses, so "pending" and "expired" depend on `now`. */
 export type ListFilter = "all" | PaymentStatus;
@@ -64,7 +104,9 @@ export interface PaymentWrites {
    * The one conditional update that makes a confirmation happen exactly once: pending and not past its
    * expiry → paid. Returns the updated row, or undefined when the row was not in that state.
    */
-  markPaid(id: number, now: number): Step<PaymentRecord | undefined>;
+  markPaid(id: number, now: number, endToEndId?: string | null): Step<PaymentRecord | undefined>;
+  /** The payment whose BR Code carries this txid (field 62/05). */
+  findByTxid(txid: string): Step<PaymentRecord | undefined>;
   /**
    * Marks at most `limit` pending payments past their expiry as expired and returns them; a row is
    * returned by one call only, whichever instance makes it.
@@ -82,8 +124,77 @@ export interface PaymentWrites {
   /** The payment an inbound webhook-id was applied to, if it was. */
   findWebhookReceipt(webhookId: string): Step<{ paymentId: number } | undefined>;
   insertWebhookReceipt(receipt: { webhookId: string; paymentId: number; receivedAt: number }): Step<void>;
-  /** Forgets idempotency keys and webhook receipts older than `before`. */
+  /** Forgets idempotency keys (of payments and of refunds) and webhook receipts older than `before`. */
   pruneBefore(before: number): Step<void>;
+
+  /**
+   * Records a received Pix unless its endToEndId is recorded already (by this write's rival on any
+   * instance too: the end_to_end_id is unique). Returns the new entry, or undefined for a repeat.
+   */
+  claimReceivedPix(pix: NewReceivedPix): Step<ReceivedPix | undefined>;
+  findReceivedPix(endToEndId: string): Step<ReceivedPix | undefined>;
+  setReceivedPixOutcome(
+    endToEndId: string,
+    outcome: { status: "matched" | "unmatched"; reason: UnmatchedReason | null; paymentId: number | null },
+  ): Step<void>;
+  /** Adds a settled refund to the Pix it returned. */
+  addPixRefunded(endToEndId: string, cents: number): Step<void>;
+
+  /**
+   * The one conditional write that keeps refunds within the payment: adds `cents` to the payment's
+   * reserved refunds only if it is paid and the sum stays at most its amount. Returns the updated row, or
+   * undefined when it would not fit (or the payment is not paid).
+   */
+  reserveRefund(paymentId: number, cents: number): Step<PaymentRecord | undefined>;
+  /** Gives back what a failed refund reserved. */
+  releaseRefund(paymentId: number, cents: number): Step<PaymentRecord>;
+  /** Counts a settled refund in the payment's refunded amount. */
+  addRefunded(paymentId: number, cents: number): Step<PaymentRecord>;
+  insertRefund(refund: NewRefund): Step<Refund>;
+  findRefund(id: string): Step<Refund | undefined>;
+  /** pending → refunded | failed, once; undefined when the refund was not pending. */
+  settleRefund(
+    id: string,
+    outcome: {
+      status: Exclude<RefundStatus, "pending">;
+      failureReason: string | null;
+      rtrId: string | null;
+      at: number;
+    },
+  ): Step<Refund | undefined>;
+  /** Keeps the PSP's ReturnIdentification of a refund still in progress. */
+  setRefundRtrId(id: string, rtrId: string): Step<void>;
+  findRefundIdempotencyKey(merchant: string, key: string): Step<{ requestHash: string; refundId: string } | undefined>;
+  /** Claims a refund idempotency key; one claimed already (by a write that committed first) fails the write. */
+  insertRefundIdempotencyKey(entry: {
+    merchant: string;
+    key: string;
+    requestHash: string;
+    refundId: string;
+    createdAt: number;
+  }): Step<void>;
+
+  /** Puts a refund in the outbox, to be sent from `nextAttemptAt` on. */
+  queueRefundSend(entry: { refundId: string; nextAttemptAt: number }): Step<void>;
+  /**
+   * Leases at most `limit` due outbox rows (due: `next_attempt_at <= now` and no live lease) until
+   * `leaseUntil` under `token`, counting the attempt. A row is leased by one claim at a time, on any instance.
+   */
+  claimRefundSends(claim: { now: number; leaseUntil: number; token: string; limit: number }): Step<ClaimedRefundSend[]>;
+  /**
+   * Records an attempt's outcome and releases the lease: next phase, attempts so far in it, when to try
+   * again. Only the lease's holder may (false when `token` no longer holds it).
+   */
+  rescheduleRefundSend(entry: {
+    refundId: string;
+    token: string;
+    phase: RefundSendPhase;
+    attempts: number;
+    nextAttemptAt: number;
+    lastError: string | null;
+  }): Step<boolean>;
+  /** Takes a settled refund out of the outbox. */
+  deleteRefundSend(refundId: string): Step<void>;
 }
 
 /**
@@ -102,5 +213,13 @@ export interface PaymentRepository {
   lastEventId(bankPaymentId: string): Promise<number>;
   /** Payments by effective status at `now`. */
   countByStatus(now: number): Promise<Record<PaymentStatus, number>>;
+  /** The received-Pix ledger, newest first (by id), entries with id < `before`. */
+  listReceivedPix(filter: ReceivedPixFilter, page: { before: number; limit: number }): Promise<ReceivedPix[]>;
+  findReceivedPix(endToEndId: string): Promise<ReceivedPix | undefined>;
+  /** A payment's refunds, newest first. */
+  listRefunds(paymentId: number): Promise<Refund[]>;
+  findRefund(id: string): Promise<Refund | undefined>;
+  /** True when some outbox row is due at `now` and not leased (a cheap look before claiming). */
+  hasDueRefundSends(now: number): Promise<boolean>;
   write<T>(fn: WriteFn<T>): Promise<T>;
 }

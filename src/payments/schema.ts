@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { END_TO_END_ID, pixCallbackSchema } from "../pix/api-pix.ts";
 import { MAX_PAGE_SIZE, ORDER_LIMITS } from "./model.ts";
 import { MAX_CENTS, reaisToCents } from "./money.ts";
 
@@ -110,6 +111,11 @@ export const paymentSchema = z
       .string()
       .nullable()
       .meta({ format: "uri", description: "Link back to the shop; null when not given" }),
+    end_to_end_id: z
+      .string()
+      .nullable()
+      .meta({ description: "The endToEndId of the Pix that paid it (CONTRACT §11); null otherwise" }),
+    refunded_value: z.number().meta({ description: "Reais refunded so far (settled refunds only)" }),
   })
   .meta({ id: "Payment" });
 
@@ -151,5 +157,71 @@ export const messageOutput = z.object({ message: z.string() });
 
 export const watchPaymentInput = z.strictObject({ bank_payment_id: z.string().min(1).max(100) });
 
+const pageLimit = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE_SIZE)
+  .optional()
+  .meta({ description: `1 to ${MAX_PAGE_SIZE}, default 20` });
+const pageCursor = z.string().max(200).optional().meta({ description: "next_cursor of the previous page" });
+
+/** A received Pix as the ledger shows it (CONTRACT §11). */
+export const receivedPixSchema = z
+  .object({
+    end_to_end_id: z.string().meta({ description: "The Pix's endToEndId (32 characters)" }),
+    txid: z.string().nullable().meta({ description: "The txid the Pix carried (the BR Code's field 62/05)" }),
+    value: z.number().meta({ description: "Amount in reais" }),
+    received_at: z.string().meta({ description: "ISO 8601, UTC: when the PSP processed the Pix (`horario`)" }),
+    payer_info: z.string().nullable().meta({ description: "The payer's free text (`infoPagador`)" }),
+    status: z.enum(["matched", "unmatched"]),
+    reason: z
+      .enum(["UNKNOWN_TXID", "AMOUNT_MISMATCH", "PAID_AFTER_EXPIRY", "DUPLICATE_PAYMENT"])
+      .nullable()
+      .meta({ description: "Why an unmatched Pix paid nothing; null when matched" }),
+    payment_id: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The payment its txid names (also when unmatched, except UNKNOWN_TXID)" }),
+    refunded_value: z.number().meta({ description: "Reais of this Pix refunded through this service" }),
+  })
+  .meta({ id: "ReceivedPix" });
+
+export const pixNotificationInput = pixCallbackSchema;
+export const listPixInput = z.strictObject({
+  status: z.enum(["matched", "unmatched"]).optional(),
+  limit: pageLimit,
+  cursor: pageCursor,
+});
+export const listPixOutput = z.object({ pix: z.array(receivedPixSchema), next_cursor: z.string().nullable() });
+export const getPixInput = z.strictObject({ end_to_end_id: z.string().regex(END_TO_END_ID) });
+export const getPixOutput = z.object({ pix: receivedPixSchema });
+
+/** A refund (devolução) of CONTRACT §11. */
+export const refundSchema = z
+  .object({
+    id: z.string().meta({ description: "rf + letters and digits, at most 35: also the BCB devolução id" }),
+    payment_id: z.number().int(),
+    value: z.number().meta({ description: "Amount in reais" }),
+    reason: z.string().nullable(),
+    status: z.enum(["pending", "refunded", "failed"]),
+    failure_reason: z.string().nullable(),
+    created_at: z.string().meta({ description: "ISO 8601, UTC" }),
+    refunded_at: z.string().nullable().meta({ description: "ISO 8601, UTC; null unless refunded" }),
+  })
+  .meta({ id: "Refund" });
+
+export const createRefundInput = z.strictObject({
+  payment_id: z.number().int().positive(),
+  value: moneySchema,
+  reason: z.string().min(1).max(140).nullish().meta({ description: "Shown to the payer (`descricao`), ≤ 140" }),
+});
+export const createRefundOutput = z.object({ message: z.string(), refund: refundSchema });
+export const listRefundsInput = z.strictObject({ payment_id: z.number().int().positive() });
+export const listRefundsOutput = z.object({ refunds: z.array(refundSchema) });
+
 export type PaymentWire = z.infer<typeof paymentSchema>;
 export type PayerPaymentWire = z.infer<typeof payerPaymentSchema>;
+export type ReceivedPixWire = z.infer<typeof receivedPixSchema>;
+export type RefundWire = z.infer<typeof refundSchema>;

@@ -65,7 +65,8 @@ export function requestFingerprint(charge: NewCharge): string {
   return createHash("sha256").update(parts.join("&")).digest("hex");
 }
 
-function toPayment(row: PaymentRecord, now: number): Payment {
+/** A stored row as the service shows it, with its effective status at `now`. */
+export function toPayment(row: PaymentRecord, now: number): Payment {
   return {
     id: row.id,
     bankPaymentId: row.bankPaymentId,
@@ -78,17 +79,20 @@ function toPayment(row: PaymentRecord, now: number): Payment {
     description: row.description,
     metadata: row.metadata,
     returnUrl: row.returnUrl,
+    endToEndId: row.endToEndId,
+    refundedCents: row.refundedCents,
   };
 }
 
-export function encodeCursor(id: number): string {
-  return Buffer.from(`p:${id}`).toString("base64url");
+/** An opaque page cursor: the last id of a page, under a prefix of its list's own (`p` payments, `x` Pix). */
+export function encodeCursor(id: number, prefix = "p"): string {
+  return Buffer.from(`${prefix}:${id}`).toString("base64url");
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^p:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw InvalidQuery("Invalid cursor");
-  return Number(match[1]);
+export function decodeCursor(cursor: string, prefix = "p"): number {
+  const match = /^([a-z]):(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match || match[1] !== prefix) throw InvalidQuery("Invalid cursor");
+  return Number(match[2]);
 }
 
 /** A payment as of one event: `eventId` orders states, so a watcher can drop what it already has. */

@@ -7,3 +7,13 @@ export function formatPixAmount(cents: number): string {
   const frac = cents % 100;
   return `${whole}.${frac.toString().padStart(2, "0")}`;
 }
+
+/** The largest `valor` the API Pix writes: `\d{1,10}\.\d{2}`. */
+const PIX_AMOUNT = /^(\d{1,10})\.(\d{2})$/;
+
+/** Reads an API Pix `valor` ("254.30") as integer cents; null for anything else ("254.3", "1e2", " 1.00"). */
+export function parsePixAmount(valor: string): number | null {
+  const match = PIX_AMOUNT.exec(valor);
+  if (!match) return null;
+  return Number(match[1]) * 100 + Number(match[2]);
+}

@@ -1,3 +1,5 @@
+import type { ReceivedPixService } from "../payments/received-pix.ts";
+import type { RefundService } from "../payments/refunds.ts";
 import type { PaymentService } from "../payments/service.ts";
 import type { PaymentFeed } from "../realtime/feed.ts";
 import type { ConnectionWatches, WatchBudget } from "../realtime/watch-budget.ts";
@@ -17,6 +19,11 @@ export interface ProcedureDeps {
   apiKeys: readonly string[];
   /** Checks the bank's Standard Webhooks signature. */
   verifyWebhook: WebhookVerifier;
+  /** Received Pix (the PSP's callback) and their ledger. */
+  receivedPix: ReceivedPixService;
+  refunds: RefundService;
+  /** PSP_WEBHOOK_TOKEN: what a PSP that cannot sign sends as `?token=` instead of a signature. */
+  pspWebhookToken: string | undefined;
 }
 
 /** What one request carried. */
@@ -35,6 +42,8 @@ export interface RequestInfo {
    * a connection is served subscriptions only.
    */
   socket?: ConnectionWatches;
+  /** The URL's query, for the PSP webhook's `?token=`. */
+  query?: URLSearchParams;
 }
 
 export type Context = ProcedureDeps & { request: RequestInfo };
@@ -43,6 +52,17 @@ export type Context = ProcedureDeps & { request: RequestInfo };
 export type CreateContext = (request: RequestInfo) => Context;
 
 export function createContextFactory(deps: ProcedureDeps): CreateContext {
-  const { service, feed, watchBudget, publicUrl, apiKeys, verifyWebhook } = deps;
-  return (request) => ({ service, feed, watchBudget, publicUrl, apiKeys, verifyWebhook, request });
+  const { service, feed, watchBudget, publicUrl, apiKeys, verifyWebhook, receivedPix, refunds, pspWebhookToken } = deps;
+  return (request) => ({
+    service,
+    feed,
+    watchBudget,
+    publicUrl,
+    apiKeys,
+    verifyWebhook,
+    receivedPix,
+    refunds,
+    pspWebhookToken,
+    request,
+  });
 }

@@ -1,22 +1,31 @@
 import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
 import { MESSAGES } from "../messages.ts";
-import { presentPayment, presentPaymentToPayer } from "../payments/present.ts";
+import { presentPayment, presentPaymentToPayer, presentReceivedPix, presentRefund } from "../payments/present.ts";
 import {
   confirmPaymentInput,
   createPaymentInput,
   createPaymentOutput,
+  createRefundInput,
+  createRefundOutput,
   getPaymentInput,
   getPaymentOutput,
+  getPixInput,
+  getPixOutput,
   listPaymentsInput,
   listPaymentsOutput,
+  listPixInput,
+  listPixOutput,
+  listRefundsInput,
+  listRefundsOutput,
   messageOutput,
+  pixNotificationInput,
   watchPaymentInput,
 } from "../payments/schema.ts";
 import type { PaymentState } from "../realtime/feed.ts";
 import type { Context } from "./context.ts";
 import type { InputIssue } from "./errors.ts";
-import { merchantProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
+import { merchantProcedure, pspWebhookProcedure, publicProcedure, router, webhookProcedure } from "./trpc.ts";
 
 /** Optional `Idempotency-Key` header: 1 to 255 visible ASCII characters. */
 function idempotencyKeyOf(ctx: Context): string | undefined {
@@ -45,6 +54,11 @@ const CREATE_FIELD_MESSAGES: Record<string, string> = {
 function createInputMessage(issues: InputIssue[]): string {
   const field = issues[0]?.path[0];
   return (typeof field === "string" && CREATE_FIELD_MESSAGES[field]) || "Invalid value";
+}
+
+/** "Invalid reason" for a bad reason, "Invalid value" for anything else wrong with a refund request (as §4). */
+function refundInputMessage(issues: InputIssue[]): string {
+  return issues.length > 0 && issues.every((i) => i.path[0] === "reason") ? "Invalid reason" : "Invalid value";
 }
 
 /** tRPC adds the id of the last event a client got to the input when its subscription resumes. */
@@ -127,7 +141,58 @@ export const paymentsRouter = router({
     }),
 });
 
-export const appRouter = router({ payments: paymentsRouter });
+/** Received Pix: the PSP's callback, and the ledger of every Pix received (CONTRACT §11). */
+export const pixRouter = router({
+  notify: pspWebhookProcedure
+    .meta({ invalidInput: "Invalid Pix notification" })
+    .input(pixNotificationInput)
+    .output(messageOutput)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.receivedPix.receive(input);
+      return { message: "Received" };
+    }),
+
+  list: merchantProcedure
+    .meta({ invalidInput: listFilterMessage })
+    .input(listPixInput)
+    .output(listPixOutput)
+    .query(async ({ ctx, input }) => {
+      const page = await ctx.receivedPix.list(input);
+      return { pix: page.pix.map(presentReceivedPix), next_cursor: page.nextCursor };
+    }),
+
+  get: merchantProcedure
+    .meta({ invalidInput: "Invalid end_to_end_id" })
+    .input(getPixInput)
+    .output(getPixOutput)
+    .query(async ({ ctx, input }) => ({ pix: presentReceivedPix(await ctx.receivedPix.get(input.end_to_end_id)) })),
+});
+
+/** Refunds (devoluções) of paid payments (CONTRACT §11). */
+export const refundsRouter = router({
+  create: merchantProcedure
+    .meta({ invalidInput: refundInputMessage })
+    .input(createRefundInput)
+    .output(createRefundOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { refund } = await ctx.refunds.create({
+        paymentId: input.payment_id,
+        amountCents: input.value,
+        reason: input.reason ?? null,
+        merchant: ctx.merchant,
+        idempotencyKey: idempotencyKeyOf(ctx),
+      });
+      return { message: "The refund has been requested", refund: presentRefund(refund) };
+    }),
+
+  list: merchantProcedure
+    .meta({ invalidInput: "Invalid payment_id" })
+    .input(listRefundsInput)
+    .output(listRefundsOutput)
+    .query(async ({ ctx, input }) => ({ refunds: (await ctx.refunds.list(input.payment_id)).map(presentRefund) })),
+});
+
+export const appRouter = router({ payments: paymentsRouter, pix: pixRouter, refunds: refundsRouter });
 
 /** The router's type, for clients: `import type { AppRouter }`. */
 export type AppRouter = typeof appRouter;

@@ -126,20 +126,41 @@ function knownKeys(apiKeys: readonly string[]) {
   return keys;
 }
 
-/** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
-export const webhookProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
-  refuseOverSocket(ctx, type);
+/** The webhook-id of a request with a valid Standard Webhooks signature, or null. */
+function signedWebhookId(ctx: Context): string | null {
   const h = ctx.request.headers;
-  let webhookId: string;
   try {
-    webhookId = ctx.verifyWebhook(ctx.request.rawBody ?? "", {
+    return ctx.verifyWebhook(ctx.request.rawBody ?? "", {
       "webhook-id": h.get("webhook-id"),
       "webhook-timestamp": h.get("webhook-timestamp"),
       "webhook-signature": h.get("webhook-signature"),
     }).id;
   } catch {
+    return null;
+  }
+}
+
+/** The bank's webhook: Standard Webhooks signature over the raw body, 5-minute timestamp tolerance. */
+export const webhookProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
+  const webhookId = signedWebhookId(ctx);
+  if (webhookId === null) throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.invalidSignature });
+  refuseMalformedBody(ctx, meta);
+  return contractResult(await next({ ctx: { webhookId } }), meta);
+});
+
+/**
+ * The PSP's callback of received Pix (CONTRACT §11): the Standard Webhooks signature as above, or, for a PSP
+ * that cannot sign, `?token=<PSP_WEBHOOK_TOKEN>` compared in constant time.
+ */
+export const pspWebhookProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+  refuseOverSocket(ctx, type);
+  const token = ctx.request.query?.get("token");
+  const byToken =
+    token != null && ctx.pspWebhookToken !== undefined && timingSafeEqual(digest(token), digest(ctx.pspWebhookToken));
+  if (!byToken && signedWebhookId(ctx) === null) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: MESSAGES.invalidSignature });
   }
   refuseMalformedBody(ctx, meta);
-  return contractResult(await next({ ctx: { webhookId } }), meta);
+  return contractResult(await next(), meta);
 });

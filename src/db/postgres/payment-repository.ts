@@ -2,16 +2,27 @@ import type { SQL } from "bun";
 import { and, count, desc, eq, gt, is, lt, lte, Param, Placeholder, type SQL as SqlFragment, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import { StorageUnavailable } from "../../payments/errors.ts";
-import type { PaymentStatus } from "../../payments/model.ts";
+import type { PaymentStatus, ReceivedPix, Refund } from "../../payments/model.ts";
 import type {
+  ClaimedRefundSend,
   ListFilter,
   PaymentRecord,
   PaymentRepository,
   PaymentWrites,
+  ReceivedPixFilter,
   WriteFn,
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
-import { idempotencyKeys, paymentEvents, payments, webhookDeliveries } from "./schema.ts";
+import {
+  idempotencyKeys,
+  paymentEvents,
+  payments,
+  receivedPix,
+  refundIdempotencyKeys,
+  refundOutbox,
+  refunds,
+  webhookDeliveries,
+} from "./schema.ts";
 
 const p = sql.placeholder;
 
@@ -33,9 +44,64 @@ interface RawPaymentRow {
   description: string | null;
   metadata: string | null;
   return_url: string | null;
+  end_to_end_id: string | null;
+  refund_reserved_cents: string;
+  refunded_cents: string;
+}
+
+interface RawReceivedPixRow {
+  id: string;
+  end_to_end_id: string;
+  txid: string | null;
+  amount_cents: string;
+  received_at: string;
+  payer_info: string | null;
+  status: ReceivedPix["status"];
+  reason: ReceivedPix["reason"];
+  payment_id: string | null;
+  refunded_cents: string;
+}
+
+interface RawRefundRow {
+  id: string;
+  payment_id: string;
+  end_to_end_id: string | null;
+  amount_cents: string;
+  reason: string | null;
+  status: Refund["status"];
+  failure_reason: string | null;
+  rtr_id: string | null;
+  created_at: string;
+  settled_at: string | null;
 }
 
 const num = (v: string | number | null) => (v === null ? null : Number(v));
+
+const toReceivedPix = (r: RawReceivedPixRow): ReceivedPix => ({
+  id: Number(r.id),
+  endToEndId: r.end_to_end_id,
+  txid: r.txid,
+  amountCents: Number(r.amount_cents),
+  receivedAt: Number(r.received_at),
+  payerInfo: r.payer_info,
+  status: r.status,
+  reason: r.reason,
+  paymentId: num(r.payment_id),
+  refundedCents: Number(r.refunded_cents),
+});
+
+const toRefund = (r: RawRefundRow): Refund => ({
+  id: r.id,
+  paymentId: Number(r.payment_id),
+  endToEndId: r.end_to_end_id,
+  amountCents: Number(r.amount_cents),
+  reason: r.reason,
+  status: r.status,
+  failureReason: r.failure_reason,
+  rtrId: r.rtr_id,
+  createdAt: Number(r.created_at),
+  settledAt: num(r.settled_at),
+});
 const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   id: Number(r.id),
   bankPaymentId: r.bank_payment_id,
@@ -49,6 +115,9 @@ const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   description: r.description,
   metadata: r.metadata === null ? {} : (JSON.parse(r.metadata) as Record<string, string>),
   returnUrl: r.return_url,
+  endToEndId: r.end_to_end_id,
+  refundReservedCents: Number(r.refund_reserved_cents),
+  refundedCents: Number(r.refunded_cents),
 });
 
 /** No metadata is stored as NULL, as in the SQLite adapter. */
@@ -191,10 +260,16 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
       .innerJoin(payments, eq(payments.id, paymentEvents.paymentId))
       .where(eq(payments.bankPaymentId, p("bankPaymentId"))),
   );
-  const markPaid = compile<{ id: number; now: number }>(
+  const byTxid = compile<{ txid: string }>(
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.txid, p("txid"))),
+  );
+  const markPaid = compile<{ id: number; now: number; endToEndId: string | null }>(
     db
       .update(payments)
-      .set({ status: "paid", paidAt: sql`${p("now")}` })
+      .set({ status: "paid", paidAt: sql`${p("now")}`, endToEndId: sql`${p("endToEndId")}` })
       .where(and(eq(payments.id, p("id")), eq(payments.status, "pending"), gt(payments.expiresAt, p("now"))))
       .returning(),
   );
@@ -261,6 +336,230 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
   const pruneReceipts = compile<{ before: number }>(
     db.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, p("before"))),
   );
+  const claimPix = compile<{
+    endToEndId: string;
+    txid: string | null;
+    amountCents: number;
+    receivedAt: number;
+    recordedAt: number;
+    payerInfo: string | null;
+    status: string;
+    reason: string | null;
+    paymentId: number | null;
+  }>(
+    // ON CONFLICT DO NOTHING waits for a rival insert of the same endToEndId and then skips: no retry needed.
+    db
+      .insert(receivedPix)
+      .values({
+        endToEndId: p("endToEndId"),
+        txid: p("txid"),
+        amountCents: p("amountCents"),
+        receivedAt: p("receivedAt"),
+        recordedAt: p("recordedAt"),
+        payerInfo: p("payerInfo"),
+        status: p("status"),
+        reason: p("reason"),
+        paymentId: p("paymentId"),
+      })
+      .onConflictDoNothing({ target: receivedPix.endToEndId })
+      .returning(),
+  );
+  const pixByE2e = compile<{ endToEndId: string }>(
+    db
+      .select()
+      .from(receivedPix)
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixOutcome = compile<{ endToEndId: string; status: string; reason: string | null; paymentId: number | null }>(
+    db
+      .update(receivedPix)
+      .set({ status: sql`${p("status")}`, reason: sql`${p("reason")}`, paymentId: sql`${p("paymentId")}` })
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixRefunded = compile<{ endToEndId: string; cents: number }>(
+    db
+      .update(receivedPix)
+      .set({ refundedCents: sql`${receivedPix.refundedCents} + ${p("cents")}` })
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixPage = (filter: ReceivedPixFilter) => {
+    const before = lt(receivedPix.id, p("before"));
+    const where = filter === "all" ? before : and(eq(receivedPix.status, filter), before);
+    return compile<{ before: number; limit: number }>(
+      db.select().from(receivedPix).where(where).orderBy(desc(receivedPix.id)).limit(p("limit")),
+    );
+  };
+  const pixPages = { all: pixPage("all"), matched: pixPage("matched"), unmatched: pixPage("unmatched") };
+
+  // The refund's one conditional write. A rival's UPDATE of the row makes this one wait, and then re-check
+  // the condition against the rival's committed counter, so two refunds can never both fit past the amount.
+  const reserve = compile<{ id: number; cents: number }>(
+    db
+      .update(payments)
+      .set({ refundReservedCents: sql`${payments.refundReservedCents} + ${p("cents")}` })
+      .where(
+        and(
+          eq(payments.id, p("id")),
+          eq(payments.status, "paid"),
+          lte(sql`${payments.refundReservedCents} + ${p("cents")}`, payments.amountCents),
+        ),
+      )
+      .returning(),
+  );
+  const release = compile<{ id: number; cents: number }>(
+    db
+      .update(payments)
+      .set({ refundReservedCents: sql`${payments.refundReservedCents} - ${p("cents")}` })
+      .where(eq(payments.id, p("id")))
+      .returning(),
+  );
+  const refundedMore = compile<{ id: number; cents: number }>(
+    db
+      .update(payments)
+      .set({ refundedCents: sql`${payments.refundedCents} + ${p("cents")}` })
+      .where(eq(payments.id, p("id")))
+      .returning(),
+  );
+  const insertRefund = compile<{
+    id: string;
+    paymentId: number;
+    endToEndId: string | null;
+    amountCents: number;
+    reason: string | null;
+    createdAt: number;
+  }>(
+    db
+      .insert(refunds)
+      .values({
+        id: p("id"),
+        paymentId: p("paymentId"),
+        endToEndId: p("endToEndId"),
+        amountCents: p("amountCents"),
+        reason: p("reason"),
+        status: "pending",
+        createdAt: p("createdAt"),
+      })
+      .returning(),
+  );
+  const refundById = compile<{ id: string }>(
+    db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.id, p("id"))),
+  );
+  const refundsOf = compile<{ paymentId: number }>(
+    db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.paymentId, p("paymentId")))
+      .orderBy(desc(refunds.seq)),
+  );
+  const settle = compile<{
+    id: string;
+    status: string;
+    failureReason: string | null;
+    rtrId: string | null;
+    at: number;
+  }>(
+    db
+      .update(refunds)
+      .set({
+        status: sql`${p("status")}`,
+        failureReason: sql`${p("failureReason")}`,
+        rtrId: sql`coalesce(${p("rtrId")}, ${refunds.rtrId})`,
+        settledAt: sql`${p("at")}`,
+      })
+      .where(and(eq(refunds.id, p("id")), eq(refunds.status, "pending")))
+      .returning(),
+  );
+  const setRtrId = compile<{ id: string; rtrId: string }>(
+    db
+      .update(refunds)
+      .set({ rtrId: sql`${p("rtrId")}` })
+      .where(eq(refunds.id, p("id"))),
+  );
+  const findRefundKey = compile<{ merchant: string; key: string }>(
+    db
+      .select({ requestHash: refundIdempotencyKeys.requestHash, refundId: refundIdempotencyKeys.refundId })
+      .from(refundIdempotencyKeys)
+      .where(and(eq(refundIdempotencyKeys.merchant, p("merchant")), eq(refundIdempotencyKeys.key, p("key")))),
+  );
+  const insertRefundKey = compile<{
+    merchant: string;
+    key: string;
+    requestHash: string;
+    refundId: string;
+    createdAt: number;
+  }>(
+    db.insert(refundIdempotencyKeys).values({
+      merchant: p("merchant"),
+      key: p("key"),
+      requestHash: p("requestHash"),
+      refundId: p("refundId"),
+      createdAt: p("createdAt"),
+    }),
+  );
+  const pruneRefundKeys = compile<{ before: number }>(
+    db.delete(refundIdempotencyKeys).where(lt(refundIdempotencyKeys.createdAt, p("before"))),
+  );
+  const queueSend = compile<{ refundId: string; nextAttemptAt: number }>(
+    db.insert(refundOutbox).values({ refundId: p("refundId"), phase: "send", nextAttemptAt: p("nextAttemptAt") }),
+  );
+  const dueSend = and(lte(refundOutbox.nextAttemptAt, p("now")), lte(refundOutbox.leaseUntil, p("now")));
+  const anyDueSend = compile<{ now: number }>(
+    db.select({ refundId: refundOutbox.refundId }).from(refundOutbox).where(dueSend).limit(1),
+  );
+  // As the expiry sweep: due rows picked in a CTE with SKIP LOCKED (never an IN (subquery … SKIP LOCKED), which
+  // the planner may run more than once and so lease more than `limit`), and the condition checked again.
+  const dueSends = db
+    .$with("due_sends")
+    .as(
+      db
+        .select({ id: refundOutbox.refundId })
+        .from(refundOutbox)
+        .where(dueSend)
+        .orderBy(refundOutbox.nextAttemptAt)
+        .limit(p("limit"))
+        .for("update", { skipLocked: true }),
+    );
+  const claimSends = compile<{ now: number; leaseUntil: number; token: string; limit: number }>(
+    db
+      .with(dueSends)
+      .update(refundOutbox)
+      .set({
+        leaseUntil: sql`${p("leaseUntil")}`,
+        leaseToken: sql`${p("token")}`,
+        attempts: sql`${refundOutbox.attempts} + 1`,
+      })
+      .from(dueSends)
+      .where(and(eq(refundOutbox.refundId, dueSends.id), dueSend))
+      .returning({ refundId: refundOutbox.refundId, phase: refundOutbox.phase, attempts: refundOutbox.attempts }),
+  );
+  const rescheduleSend = compile<{
+    refundId: string;
+    token: string;
+    phase: string;
+    attempts: number;
+    nextAttemptAt: number;
+    lastError: string | null;
+  }>(
+    db
+      .update(refundOutbox)
+      .set({
+        phase: sql`${p("phase")}`,
+        attempts: sql`${p("attempts")}`,
+        nextAttemptAt: sql`${p("nextAttemptAt")}`,
+        leaseUntil: 0,
+        leaseToken: null,
+        lastError: sql`${p("lastError")}`,
+      })
+      .where(and(eq(refundOutbox.refundId, p("refundId")), eq(refundOutbox.leaseToken, p("token"))))
+      .returning({ refundId: refundOutbox.refundId }),
+  );
+  const deleteSend = compile<{ refundId: string }>(
+    db.delete(refundOutbox).where(eq(refundOutbox.refundId, p("refundId"))),
+  );
+
   const page = (filter: ListFilter) => {
     const before = lt(payments.id, p("before"));
     const where: SqlFragment = filter === "all" ? before : and(hasEffectiveStatus(payments, filter, p("now")), before)!;
@@ -280,6 +579,14 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
     const r = (await rows)[0];
     return r && toRecord(r);
   };
+  const firstPix = async (rows: Promise<RawReceivedPixRow[]>) => {
+    const r = (await rows)[0];
+    return r && toReceivedPix(r);
+  };
+  const firstRefund = async (rows: Promise<RawRefundRow[]>) => {
+    const r = (await rows)[0];
+    return r && toRefund(r);
+  };
 
   /** The steps of a write, on its transaction's connection. */
   const writesOn = (tx: Runner): PaymentWrites => ({
@@ -290,7 +597,8 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
         toRecord((await insertPayment<RawPaymentRow>(tx, { ...v, metadata: metadataColumn(v.metadata) }))[0]!),
       ),
     insertEvent: (v) => query(async () => Number((await insertEvent<{ id: string }>(tx, v))[0]!.id)),
-    markPaid: (id, now) => query(() => first(markPaid(tx, { id, now }))),
+    markPaid: (id, now, endToEndId = null) => query(() => first(markPaid(tx, { id, now, endToEndId }))),
+    findByTxid: (txid) => query(() => first(byTxid(tx, { txid }))),
     markDueExpired: (now, limit) =>
       query(async () => (await markExpired<RawPaymentRow>(tx, { now, limit })).map(toRecord)),
     findIdempotencyKey: (merchant, key) =>
@@ -309,7 +617,35 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
       query(async () => {
         await pruneIdempotency(tx, { before });
         await pruneReceipts(tx, { before });
+        await pruneRefundKeys(tx, { before });
       }),
+    claimReceivedPix: (v) => query(() => firstPix(claimPix(tx, v))),
+    findReceivedPix: (endToEndId) => query(() => firstPix(pixByE2e(tx, { endToEndId }))),
+    setReceivedPixOutcome: (endToEndId, outcome) =>
+      query(async () => void (await pixOutcome(tx, { endToEndId, ...outcome }))),
+    addPixRefunded: (endToEndId, cents) => query(async () => void (await pixRefunded(tx, { endToEndId, cents }))),
+    reserveRefund: (id, cents) => query(() => first(reserve(tx, { id, cents }))),
+    releaseRefund: (id, cents) => query(async () => (await first(release(tx, { id, cents })))!),
+    addRefunded: (id, cents) => query(async () => (await first(refundedMore(tx, { id, cents })))!),
+    insertRefund: (v) => query(async () => (await firstRefund(insertRefund(tx, v)))!),
+    findRefund: (id) => query(() => firstRefund(refundById(tx, { id }))),
+    settleRefund: (id, outcome) => query(() => firstRefund(settle(tx, { id, ...outcome }))),
+    setRefundRtrId: (id, rtrId) => query(async () => void (await setRtrId(tx, { id, rtrId }))),
+    findRefundIdempotencyKey: (merchant, key) =>
+      query(async () => {
+        const r = (await findRefundKey<{ request_hash: string; refund_id: string }>(tx, { merchant, key }))[0];
+        return r && { requestHash: r.request_hash, refundId: r.refund_id };
+      }),
+    insertRefundIdempotencyKey: (v) => query(async () => void (await insertRefundKey(tx, v))),
+    queueRefundSend: (v) => query(async () => void (await queueSend(tx, v))),
+    claimRefundSends: (v) =>
+      query(async () =>
+        (await claimSends<{ refund_id: string; phase: ClaimedRefundSend["phase"]; attempts: string }>(tx, v)).map(
+          (r) => ({ refundId: r.refund_id, phase: r.phase, attempts: Number(r.attempts) }),
+        ),
+      ),
+    rescheduleRefundSend: (v) => query(async () => (await rescheduleSend(tx, v)).length === 1),
+    deleteRefundSend: (refundId) => query(async () => void (await deleteSend(tx, { refundId }))),
   });
 
   return {
@@ -326,6 +662,12 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
         }
         return counts;
       }),
+    listReceivedPix: (filter, v) =>
+      guarded(async () => (await pixPages[filter]<RawReceivedPixRow>(pool, v)).map(toReceivedPix)),
+    findReceivedPix: (endToEndId) => guarded(() => firstPix(pixByE2e(pool, { endToEndId }))),
+    listRefunds: (paymentId) => guarded(async () => (await refundsOf<RawRefundRow>(pool, { paymentId })).map(toRefund)),
+    findRefund: (id) => guarded(() => firstRefund(refundById(pool, { id }))),
+    hasDueRefundSends: (now) => guarded(async () => (await anyDueSend(pool, { now })).length > 0),
     write: (fn) =>
       guarded(async () => {
         for (let attempt = 1; ; attempt++) {

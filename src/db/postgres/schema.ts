@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, check, index, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { bigint, bigserial, check, index, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { TXID_OF_BANK_PAYMENT_ID } from "../txid.ts";
 
 /**
  * The PostgreSQL form of src/db/sqlite/schema.ts: the same tables, columns, constraints and indexes.
@@ -32,11 +33,21 @@ export const payments = pgTable(
     metadata: text("metadata"),
     /** Where the checkout page links back to once paid. */
     returnUrl: text("return_url"),
+    /** The BR Code's txid (field 62/05), derived from bank_payment_id: received Pix are matched by it. */
+    txid: text("txid").generatedAlwaysAs(TXID_OF_BANK_PAYMENT_ID),
+    /** The endToEndId of the Pix that paid it (CONTRACT §11); null when confirmed through §4. */
+    endToEndId: text("end_to_end_id"),
+    /** Pending plus refunded refunds: the one counter a refund's conditional reservation checks. */
+    refundReservedCents: bigint("refund_reserved_cents", { mode: "number" }).notNull().default(0),
+    /** Settled refunds only (`refunded_value`). */
+    refundedCents: bigint("refunded_cents", { mode: "number" }).notNull().default(0),
   },
   (t) => [
     // newest-first listing filtered by status, and the expiry sweeper's scan of pending rows
     index("payments_status_id_idx").on(t.status, t.id),
     index("payments_status_expires_idx").on(t.status, t.expiresAt),
+    index("payments_txid_idx").on(t.txid),
+    uniqueIndex("payments_end_to_end_id_unique").on(t.endToEndId),
     check("payments_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );
@@ -78,8 +89,96 @@ export const paymentEvents = pgTable(
     paymentId: bigint("payment_id", { mode: "number" })
       .notNull()
       .references(() => payments.id),
-    type: text("type", { enum: ["created", "paid", "expired"] }).notNull(),
+    type: text("type", { enum: ["created", "paid", "expired", "refunded"] }).notNull(),
     at: millis("at").notNull(),
   },
   (t) => [index("payment_events_payment_idx").on(t.paymentId, t.id)],
+);
+
+/** Every Pix the PSP reported (CONTRACT §11), matched to a payment or not: the reconciliation ledger. */
+export const receivedPix = pgTable(
+  "received_pix",
+  {
+    /** Orders the ledger newest first, and its cursor. */
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** Unique: a Pix is applied once, however often (and by however many instances) it is received. */
+    endToEndId: text("end_to_end_id").notNull().unique(),
+    txid: text("txid"),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
+    /** `horario`: when the PSP processed the Pix. */
+    receivedAt: millis("received_at").notNull(),
+    /** When this service recorded it. */
+    recordedAt: millis("recorded_at").notNull(),
+    payerInfo: text("payer_info"),
+    status: text("status", { enum: ["matched", "unmatched"] }).notNull(),
+    reason: text("reason", { enum: ["UNKNOWN_TXID", "AMOUNT_MISMATCH", "PAID_AFTER_EXPIRY", "DUPLICATE_PAYMENT"] }),
+    /** The payment its txid names (also when unmatched for a reason other than UNKNOWN_TXID). */
+    paymentId: bigint("payment_id", { mode: "number" }).references(() => payments.id),
+    refundedCents: bigint("refunded_cents", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [index("received_pix_status_id_idx").on(t.status, t.id)],
+);
+
+/** Refunds (devoluções): the id is also the BCB devolução id sent to the PSP. */
+export const refunds = pgTable(
+  "refunds",
+  {
+    /** Orders a payment's refunds newest first (ids are random). */
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull().unique(),
+    paymentId: bigint("payment_id", { mode: "number" })
+      .notNull()
+      .references(() => payments.id),
+    /** The Pix it returns (null for a payment confirmed through §4, refunded by the simulated PSP). */
+    endToEndId: text("end_to_end_id"),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
+    reason: text("reason"),
+    status: text("status", { enum: ["pending", "refunded", "failed"] }).notNull(),
+    failureReason: text("failure_reason"),
+    /** The PSP's ReturnIdentification (pacs.004), once it has one. */
+    rtrId: text("rtr_id"),
+    createdAt: millis("created_at").notNull(),
+    settledAt: millis("settled_at"),
+  },
+  (t) => [
+    index("refunds_payment_idx").on(t.paymentId, t.seq),
+    check("refunds_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+/**
+ * The refund outbox: one row per refund still to be sent to the PSP (phase `send`) or still to be asked
+ * about (phase `check`), written in the same transaction as the refund. Workers claim due rows with a lease.
+ */
+export const refundOutbox = pgTable(
+  "refund_outbox",
+  {
+    refundId: text("refund_id")
+      .primaryKey()
+      .references(() => refunds.id),
+    phase: text("phase", { enum: ["send", "check"] }).notNull(),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    nextAttemptAt: millis("next_attempt_at").notNull(),
+    /** Until when the instance that claimed it may work on it (0: nobody). */
+    leaseUntil: millis("lease_until").notNull().default(0),
+    /** Which claim holds the lease: only its holder may record the outcome. */
+    leaseToken: text("lease_token"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("refund_outbox_due_idx").on(t.nextAttemptAt)],
+);
+
+/** Idempotency keys of POST /payments/{id}/refunds, scoped per API key like the payments' ones. */
+export const refundIdempotencyKeys = pgTable(
+  "refund_idempotency_keys",
+  {
+    merchant: text("merchant").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    refundId: text("refund_id")
+      .notNull()
+      .references(() => refunds.id),
+    createdAt: millis("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.merchant, t.key] }), index("refund_idempotency_keys_created_idx").on(t.createdAt)],
 );

@@ -1,18 +1,29 @@
 import type { SQLQueryBindings, Statement } from "bun:sqlite";
 import { and, count, desc, eq, gt, inArray, is, lt, lte, Param, Placeholder, type SQL, sql } from "drizzle-orm";
-import type { PaymentStatus } from "../../payments/model.ts";
+import type { PaymentStatus, ReceivedPix, Refund } from "../../payments/model.ts";
 import type {
+  ClaimedRefundSend,
   ListFilter,
   PaymentRecord,
   PaymentRepository,
   PaymentWrites,
+  ReceivedPixFilter,
   Step,
   WriteFn,
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
 import type { Db } from "./client.ts";
 import { isUnavailable, toStorageError } from "./errors.ts";
-import { idempotencyKeys, paymentEvents, payments, webhookDeliveries } from "./schema.ts";
+import {
+  idempotencyKeys,
+  paymentEvents,
+  payments,
+  receivedPix,
+  refundIdempotencyKeys,
+  refundOutbox,
+  refunds,
+  webhookDeliveries,
+} from "./schema.ts";
 import { createWriteBatcher } from "./write-batch.ts";
 
 const p = sql.placeholder;
@@ -31,7 +42,62 @@ interface RawPaymentRow {
   description: string | null;
   metadata: string | null;
   return_url: string | null;
+  end_to_end_id: string | null;
+  refund_reserved_cents: number;
+  refunded_cents: number;
 }
+
+interface RawReceivedPixRow {
+  id: number;
+  end_to_end_id: string;
+  txid: string | null;
+  amount_cents: number;
+  received_at: number;
+  payer_info: string | null;
+  status: ReceivedPix["status"];
+  reason: ReceivedPix["reason"];
+  payment_id: number | null;
+  refunded_cents: number;
+}
+
+interface RawRefundRow {
+  id: string;
+  payment_id: number;
+  end_to_end_id: string | null;
+  amount_cents: number;
+  reason: string | null;
+  status: Refund["status"];
+  failure_reason: string | null;
+  rtr_id: string | null;
+  created_at: number;
+  settled_at: number | null;
+}
+
+const toReceivedPix = (r: RawReceivedPixRow): ReceivedPix => ({
+  id: r.id,
+  endToEndId: r.end_to_end_id,
+  txid: r.txid,
+  amountCents: r.amount_cents,
+  receivedAt: r.received_at,
+  payerInfo: r.payer_info,
+  status: r.status,
+  reason: r.reason,
+  paymentId: r.payment_id,
+  refundedCents: r.refunded_cents,
+});
+
+const toRefund = (r: RawRefundRow): Refund => ({
+  id: r.id,
+  paymentId: r.payment_id,
+  endToEndId: r.end_to_end_id,
+  amountCents: r.amount_cents,
+  reason: r.reason,
+  status: r.status,
+  failureReason: r.failure_reason,
+  rtrId: r.rtr_id,
+  createdAt: r.created_at,
+  settledAt: r.settled_at,
+});
 
 const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   id: r.id,
@@ -46,6 +112,9 @@ const toRecord = (r: RawPaymentRow): PaymentRecord => ({
   description: r.description,
   metadata: r.metadata === null ? {} : (JSON.parse(r.metadata) as Record<string, string>),
   returnUrl: r.return_url,
+  endToEndId: r.end_to_end_id,
+  refundReservedCents: r.refund_reserved_cents,
+  refundedCents: r.refunded_cents,
 });
 
 /** No metadata is stored as NULL, so rows from before the column existed and new ones read alike. */
@@ -157,11 +226,19 @@ export function createSqlitePaymentRepository(
       .where(eq(payments.bankPaymentId, p("bankPaymentId"))),
   );
 
-  const markPaid = compile<{ id: number; now: number }>(
+  const byTxid = compile<{ txid: string }>(
+    db,
+    db
+      .select()
+      .from(payments)
+      .where(eq(payments.txid, p("txid"))),
+  );
+
+  const markPaid = compile<{ id: number; now: number; endToEndId: string | null }>(
     db,
     db
       .update(payments)
-      .set({ status: "paid", paidAt: sql`${p("now")}` })
+      .set({ status: "paid", paidAt: sql`${p("now")}`, endToEndId: sql`${p("endToEndId")}` })
       .where(and(eq(payments.id, p("id")), eq(payments.status, "pending"), gt(payments.expiresAt, p("now"))))
       .returning(),
   );
@@ -232,6 +309,249 @@ export function createSqlitePaymentRepository(
     db.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, p("before"))),
   );
 
+  const claimPix = compile<{
+    endToEndId: string;
+    txid: string | null;
+    amountCents: number;
+    receivedAt: number;
+    recordedAt: number;
+    payerInfo: string | null;
+    status: string;
+    reason: string | null;
+    paymentId: number | null;
+  }>(
+    db,
+    db
+      .insert(receivedPix)
+      .values({
+        endToEndId: p("endToEndId"),
+        txid: p("txid"),
+        amountCents: p("amountCents"),
+        receivedAt: p("receivedAt"),
+        recordedAt: p("recordedAt"),
+        payerInfo: p("payerInfo"),
+        status: p("status"),
+        reason: p("reason"),
+        paymentId: p("paymentId"),
+      })
+      .onConflictDoNothing({ target: receivedPix.endToEndId })
+      .returning(),
+  );
+  const pixByE2e = compile<{ endToEndId: string }>(
+    db,
+    db
+      .select()
+      .from(receivedPix)
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixOutcome = compile<{ endToEndId: string; status: string; reason: string | null; paymentId: number | null }>(
+    db,
+    db
+      .update(receivedPix)
+      .set({ status: sql`${p("status")}`, reason: sql`${p("reason")}`, paymentId: sql`${p("paymentId")}` })
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixRefunded = compile<{ endToEndId: string; cents: number }>(
+    db,
+    db
+      .update(receivedPix)
+      .set({ refundedCents: sql`${receivedPix.refundedCents} + ${p("cents")}` })
+      .where(eq(receivedPix.endToEndId, p("endToEndId"))),
+  );
+  const pixPage = (filter: ReceivedPixFilter) => {
+    const before = lt(receivedPix.id, p("before"));
+    const where = filter === "all" ? before : and(eq(receivedPix.status, filter), before);
+    return compile<{ before: number; limit: number }>(
+      db,
+      db.select().from(receivedPix).where(where).orderBy(desc(receivedPix.id)).limit(p("limit")),
+    );
+  };
+  const pixPages = { all: pixPage("all"), matched: pixPage("matched"), unmatched: pixPage("unmatched") };
+
+  // The refund's one conditional write: reserved + this refund never above the payment's amount.
+  const reserve = compile<{ id: number; cents: number }>(
+    db,
+    db
+      .update(payments)
+      .set({ refundReservedCents: sql`${payments.refundReservedCents} + ${p("cents")}` })
+      .where(
+        and(
+          eq(payments.id, p("id")),
+          eq(payments.status, "paid"),
+          lte(sql`${payments.refundReservedCents} + ${p("cents")}`, payments.amountCents),
+        ),
+      )
+      .returning(),
+  );
+  const release = compile<{ id: number; cents: number }>(
+    db,
+    db
+      .update(payments)
+      .set({ refundReservedCents: sql`${payments.refundReservedCents} - ${p("cents")}` })
+      .where(eq(payments.id, p("id")))
+      .returning(),
+  );
+  const refundedMore = compile<{ id: number; cents: number }>(
+    db,
+    db
+      .update(payments)
+      .set({ refundedCents: sql`${payments.refundedCents} + ${p("cents")}` })
+      .where(eq(payments.id, p("id")))
+      .returning(),
+  );
+  const insertRefund = compile<{
+    id: string;
+    paymentId: number;
+    endToEndId: string | null;
+    amountCents: number;
+    reason: string | null;
+    createdAt: number;
+  }>(
+    db,
+    db
+      .insert(refunds)
+      .values({
+        id: p("id"),
+        paymentId: p("paymentId"),
+        endToEndId: p("endToEndId"),
+        amountCents: p("amountCents"),
+        reason: p("reason"),
+        status: "pending",
+        createdAt: p("createdAt"),
+      })
+      .returning(),
+  );
+  const refundById = compile<{ id: string }>(
+    db,
+    db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.id, p("id"))),
+  );
+  const refundsOf = compile<{ paymentId: number }>(
+    db,
+    db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.paymentId, p("paymentId")))
+      .orderBy(desc(refunds.seq)),
+  );
+  const settle = compile<{
+    id: string;
+    status: string;
+    failureReason: string | null;
+    rtrId: string | null;
+    at: number;
+  }>(
+    db,
+    db
+      .update(refunds)
+      .set({
+        status: sql`${p("status")}`,
+        failureReason: sql`${p("failureReason")}`,
+        rtrId: sql`coalesce(${p("rtrId")}, ${refunds.rtrId})`,
+        settledAt: sql`${p("at")}`,
+      })
+      .where(and(eq(refunds.id, p("id")), eq(refunds.status, "pending")))
+      .returning(),
+  );
+  const setRtrId = compile<{ id: string; rtrId: string }>(
+    db,
+    db
+      .update(refunds)
+      .set({ rtrId: sql`${p("rtrId")}` })
+      .where(eq(refunds.id, p("id"))),
+  );
+  const findRefundKey = compile<{ merchant: string; key: string }>(
+    db,
+    db
+      .select({ requestHash: refundIdempotencyKeys.requestHash, refundId: refundIdempotencyKeys.refundId })
+      .from(refundIdempotencyKeys)
+      .where(and(eq(refundIdempotencyKeys.merchant, p("merchant")), eq(refundIdempotencyKeys.key, p("key")))),
+  );
+  const insertRefundKey = compile<{
+    merchant: string;
+    key: string;
+    requestHash: string;
+    refundId: string;
+    createdAt: number;
+  }>(
+    db,
+    db.insert(refundIdempotencyKeys).values({
+      merchant: p("merchant"),
+      key: p("key"),
+      requestHash: p("requestHash"),
+      refundId: p("refundId"),
+      createdAt: p("createdAt"),
+    }),
+  );
+  const pruneRefundKeys = compile<{ before: number }>(
+    db,
+    db.delete(refundIdempotencyKeys).where(lt(refundIdempotencyKeys.createdAt, p("before"))),
+  );
+
+  const queueSend = compile<{ refundId: string; nextAttemptAt: number }>(
+    db,
+    db.insert(refundOutbox).values({ refundId: p("refundId"), phase: "send", nextAttemptAt: p("nextAttemptAt") }),
+  );
+  const dueSend = and(lte(refundOutbox.nextAttemptAt, p("now")), lte(refundOutbox.leaseUntil, p("now")));
+  const anyDueSend = compile<{ now: number }>(
+    db,
+    db.select({ refundId: refundOutbox.refundId }).from(refundOutbox).where(dueSend).limit(1),
+  );
+  // BEGIN IMMEDIATE holds the write lock from the first statement, so no other connection claims in between.
+  const claimSends = compile<{ now: number; leaseUntil: number; token: string; limit: number }>(
+    db,
+    db
+      .update(refundOutbox)
+      .set({
+        leaseUntil: sql`${p("leaseUntil")}`,
+        leaseToken: sql`${p("token")}`,
+        attempts: sql`${refundOutbox.attempts} + 1`,
+      })
+      .where(
+        and(
+          dueSend,
+          inArray(
+            refundOutbox.refundId,
+            db
+              .select({ id: refundOutbox.refundId })
+              .from(refundOutbox)
+              .where(dueSend)
+              .orderBy(refundOutbox.nextAttemptAt)
+              .limit(p("limit")),
+          ),
+        ),
+      )
+      .returning({ refundId: refundOutbox.refundId, phase: refundOutbox.phase, attempts: refundOutbox.attempts }),
+  );
+  const rescheduleSend = compile<{
+    refundId: string;
+    token: string;
+    phase: string;
+    attempts: number;
+    nextAttemptAt: number;
+    lastError: string | null;
+  }>(
+    db,
+    db
+      .update(refundOutbox)
+      .set({
+        phase: sql`${p("phase")}`,
+        attempts: sql`${p("attempts")}`,
+        nextAttemptAt: sql`${p("nextAttemptAt")}`,
+        leaseUntil: 0,
+        leaseToken: null,
+        lastError: sql`${p("lastError")}`,
+      })
+      .where(and(eq(refundOutbox.refundId, p("refundId")), eq(refundOutbox.leaseToken, p("token"))))
+      .returning({ refundId: refundOutbox.refundId }),
+  );
+  const deleteSend = compile<{ refundId: string }>(
+    db,
+    db.delete(refundOutbox).where(eq(refundOutbox.refundId, p("refundId"))),
+  );
+
   const page = (filter: ListFilter) => {
     const before = lt(payments.id, p("before"));
     const where: SQL = filter === "all" ? before : and(hasEffectiveStatus(payments, filter, p("now")), before)!;
@@ -258,6 +578,14 @@ export function createSqlitePaymentRepository(
     const r = byBankId.all<RawPaymentRow>({ bankPaymentId })[0];
     return r && toRecord(r);
   };
+  const findPix = (endToEndId: string) => {
+    const r = pixByE2e.all<RawReceivedPixRow>({ endToEndId })[0];
+    return r && toReceivedPix(r);
+  };
+  const findRefund = (id: string) => {
+    const r = refundById.all<RawRefundRow>({ id })[0];
+    return r && toRefund(r);
+  };
 
   const tx: PaymentWrites = {
     findById: (id) => done(findById(id)),
@@ -265,8 +593,12 @@ export function createSqlitePaymentRepository(
     insertPayment: (v) =>
       done(toRecord(insertPayment.all<RawPaymentRow>({ ...v, metadata: metadataColumn(v.metadata) })[0]!)),
     insertEvent: (v) => done(insertEvent.all<{ id: number }>(v)[0]!.id),
-    markPaid: (id, now) => {
-      const r = markPaid.all<RawPaymentRow>({ id, now })[0];
+    markPaid: (id, now, endToEndId = null) => {
+      const r = markPaid.all<RawPaymentRow>({ id, now, endToEndId })[0];
+      return done(r && toRecord(r));
+    },
+    findByTxid: (txid) => {
+      const r = byTxid.all<RawPaymentRow>({ txid })[0];
       return done(r && toRecord(r));
     },
     markDueExpired: (now, limit) => done(markExpired.all<RawPaymentRow>({ now, limit }).map(toRecord)),
@@ -289,6 +621,59 @@ export function createSqlitePaymentRepository(
     pruneBefore: (before) => {
       pruneIdempotency.run({ before });
       pruneReceipts.run({ before });
+      pruneRefundKeys.run({ before });
+      return done(undefined);
+    },
+    claimReceivedPix: (v) => {
+      const r = claimPix.all<RawReceivedPixRow>(v)[0];
+      return done(r && toReceivedPix(r));
+    },
+    findReceivedPix: (endToEndId) => done(findPix(endToEndId)),
+    setReceivedPixOutcome: (endToEndId, outcome) => {
+      pixOutcome.run({ endToEndId, ...outcome });
+      return done(undefined);
+    },
+    addPixRefunded: (endToEndId, cents) => {
+      pixRefunded.run({ endToEndId, cents });
+      return done(undefined);
+    },
+    reserveRefund: (id, cents) => {
+      const r = reserve.all<RawPaymentRow>({ id, cents })[0];
+      return done(r && toRecord(r));
+    },
+    releaseRefund: (id, cents) => done(toRecord(release.all<RawPaymentRow>({ id, cents })[0]!)),
+    addRefunded: (id, cents) => done(toRecord(refundedMore.all<RawPaymentRow>({ id, cents })[0]!)),
+    insertRefund: (v) => done(toRefund(insertRefund.all<RawRefundRow>(v)[0]!)),
+    findRefund: (id) => done(findRefund(id)),
+    settleRefund: (id, outcome) => {
+      const r = settle.all<RawRefundRow>({ id, ...outcome })[0];
+      return done(r && toRefund(r));
+    },
+    setRefundRtrId: (id, rtrId) => {
+      setRtrId.run({ id, rtrId });
+      return done(undefined);
+    },
+    findRefundIdempotencyKey: (merchant, key) => {
+      const r = findRefundKey.all<{ request_hash: string; refund_id: string }>({ merchant, key })[0];
+      return done(r && { requestHash: r.request_hash, refundId: r.refund_id });
+    },
+    insertRefundIdempotencyKey: (v) => {
+      insertRefundKey.run(v);
+      return done(undefined);
+    },
+    queueRefundSend: (v) => {
+      queueSend.run(v);
+      return done(undefined);
+    },
+    claimRefundSends: (v) =>
+      done(
+        claimSends
+          .all<{ refund_id: string; phase: ClaimedRefundSend["phase"]; attempts: number }>(v)
+          .map((r) => ({ refundId: r.refund_id, phase: r.phase, attempts: r.attempts })),
+      ),
+    rescheduleRefundSend: (v) => done(rescheduleSend.all(v).length === 1),
+    deleteRefundSend: (refundId) => {
+      deleteSend.run({ refundId });
       return done(undefined);
     },
   };
@@ -319,6 +704,11 @@ export function createSqlitePaymentRepository(
         for (const row of byStatus.all<{ status: PaymentStatus; n: number }>({ now })) counts[row.status] = row.n;
         return counts;
       }),
+    listReceivedPix: (filter, v) => read(() => pixPages[filter].all<RawReceivedPixRow>(v).map(toReceivedPix)),
+    findReceivedPix: (endToEndId) => read(() => findPix(endToEndId)),
+    listRefunds: (paymentId) => read(() => refundsOf.all<RawRefundRow>({ paymentId }).map(toRefund)),
+    findRefund: (id) => read(() => findRefund(id)),
+    hasDueRefundSends: (now) => read(() => anyDueSend.all({ now }).length > 0),
     /**
      * Group-committed with the other writes of this event-loop turn: one BEGIN IMMEDIATE … COMMIT for
      * all, each in its own savepoint; settles after the shared COMMIT.

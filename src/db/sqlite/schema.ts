@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { TXID_OF_BANK_PAYMENT_ID } from "../txid.ts";
 
 /** Payments. Amounts are integer cents; times are epoch milliseconds. */
 export const payments = sqliteTable(
@@ -23,11 +24,21 @@ export const payments = sqliteTable(
     metadata: text("metadata"),
     /** Where the checkout page links back to once paid. */
     returnUrl: text("return_url"),
+    /** The BR Code's txid (field 62/05), derived from bank_payment_id: received Pix are matched by it. */
+    txid: text("txid").generatedAlwaysAs(TXID_OF_BANK_PAYMENT_ID, { mode: "virtual" }),
+    /** The endToEndId of the Pix that paid it (CONTRACT §11); null when confirmed through §4. */
+    endToEndId: text("end_to_end_id"),
+    /** Pending plus refunded refunds: the one counter a refund's conditional reservation checks. */
+    refundReservedCents: integer("refund_reserved_cents").notNull().default(0),
+    /** Settled refunds only (`refunded_value`). */
+    refundedCents: integer("refunded_cents").notNull().default(0),
   },
   (t) => [
     // newest-first listing filtered by status, and the expiry sweeper's scan of pending rows
     index("payments_status_id_idx").on(t.status, t.id),
     index("payments_status_expires_idx").on(t.status, t.expiresAt),
+    index("payments_txid_idx").on(t.txid),
+    uniqueIndex("payments_end_to_end_id_unique").on(t.endToEndId),
     check("payments_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );
@@ -69,10 +80,98 @@ export const paymentEvents = sqliteTable(
     paymentId: integer("payment_id")
       .notNull()
       .references(() => payments.id),
-    type: text("type", { enum: ["created", "paid", "expired"] }).notNull(),
+    type: text("type", { enum: ["created", "paid", "expired", "refunded"] }).notNull(),
     at: integer("at").notNull(),
   },
   (t) => [index("payment_events_payment_idx").on(t.paymentId, t.id)],
+);
+
+/** Every Pix the PSP reported (CONTRACT §11), matched to a payment or not: the reconciliation ledger. */
+export const receivedPix = sqliteTable(
+  "received_pix",
+  {
+    /** Orders the ledger newest first, and its cursor. */
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Unique: a Pix is applied once, however often (and by however many instances) it is received. */
+    endToEndId: text("end_to_end_id").notNull().unique(),
+    txid: text("txid"),
+    amountCents: integer("amount_cents").notNull(),
+    /** `horario`: when the PSP processed the Pix. */
+    receivedAt: integer("received_at").notNull(),
+    /** When this service recorded it. */
+    recordedAt: integer("recorded_at").notNull(),
+    payerInfo: text("payer_info"),
+    status: text("status", { enum: ["matched", "unmatched"] }).notNull(),
+    reason: text("reason", { enum: ["UNKNOWN_TXID", "AMOUNT_MISMATCH", "PAID_AFTER_EXPIRY", "DUPLICATE_PAYMENT"] }),
+    /** The payment its txid names (also when unmatched for a reason other than UNKNOWN_TXID). */
+    paymentId: integer("payment_id").references(() => payments.id),
+    refundedCents: integer("refunded_cents").notNull().default(0),
+  },
+  (t) => [index("received_pix_status_id_idx").on(t.status, t.id)],
+);
+
+/** Refunds (devoluções): the id is also the BCB devolução id sent to the PSP. */
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    /** Orders a payment's refunds newest first (ids are random). */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    paymentId: integer("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    /** The Pix it returns (null for a payment confirmed through §4, refunded by the simulated PSP). */
+    endToEndId: text("end_to_end_id"),
+    amountCents: integer("amount_cents").notNull(),
+    reason: text("reason"),
+    status: text("status", { enum: ["pending", "refunded", "failed"] }).notNull(),
+    failureReason: text("failure_reason"),
+    /** The PSP's ReturnIdentification (pacs.004), once it has one. */
+    rtrId: text("rtr_id"),
+    createdAt: integer("created_at").notNull(),
+    settledAt: integer("settled_at"),
+  },
+  (t) => [
+    index("refunds_payment_idx").on(t.paymentId, t.seq),
+    check("refunds_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+/**
+ * The refund outbox: one row per refund still to be sent to the PSP (phase `send`) or still to be asked
+ * about (phase `check`), written in the same transaction as the refund. Workers claim due rows with a lease.
+ */
+export const refundOutbox = sqliteTable(
+  "refund_outbox",
+  {
+    refundId: text("refund_id")
+      .primaryKey()
+      .references(() => refunds.id),
+    phase: text("phase", { enum: ["send", "check"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    /** Until when the instance that claimed it may work on it (0: nobody). */
+    leaseUntil: integer("lease_until").notNull().default(0),
+    /** Which claim holds the lease: only its holder may record the outcome. */
+    leaseToken: text("lease_token"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("refund_outbox_due_idx").on(t.nextAttemptAt)],
+);
+
+/** Idempotency keys of POST /payments/{id}/refunds, scoped per API key like the payments' ones. */
+export const refundIdempotencyKeys = sqliteTable(
+  "refund_idempotency_keys",
+  {
+    merchant: text("merchant").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    refundId: text("refund_id")
+      .notNull()
+      .references(() => refunds.id),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.merchant, t.key] }), index("refund_idempotency_keys_created_idx").on(t.createdAt)],
 );
 
 export type PaymentRow = typeof payments.$inferSelect;

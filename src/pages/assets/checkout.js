@@ -12,6 +12,8 @@
   // The server's clock decides expiry; measure how far ours is from it once, at load.
   var clockOffset = Number(root.getAttribute("data-server-now")) - Date.now();
   var serverStatus = root.getAttribute("data-status");
+  // A paid payment whose refunds add up to its value shows as refunded (refunded_value, CONTRACT §3).
+  var fullyRefunded = root.getAttribute("data-fully-refunded") === "true";
   var timeFormat = new Intl.DateTimeFormat(
     lang,
     lang === "en"
@@ -58,7 +60,13 @@
   // A pending payment past its expiry is expired, whatever the socket has said so far (CONTRACT §3).
   function effectiveStatus() {
     if (serverStatus === "pending" && serverNow() >= expiresAt) return "expired";
+    if (serverStatus === "paid" && fullyRefunded) return "refunded";
     return serverStatus;
+  }
+
+  // Nothing more can change once expired or refunded; a paid page keeps listening, for a refund.
+  function isFinal(state) {
+    return state === "expired" || state === "refunded";
   }
 
   function render() {
@@ -94,8 +102,9 @@
     }
     // expiration_date never changes and carries whole seconds only: the page keeps the exact data-expires-at.
     serverStatus = payment.status;
+    fullyRefunded = payment.status === "paid" && payment.refunded_value >= payment.value;
     tick();
-    if (serverStatus !== "pending") stopLive();
+    if (isFinal(effectiveStatus())) stopLive();
   }
 
   // Live status. The server sends the current state on every (re)subscribe, so reconnecting is enough to
@@ -103,7 +112,7 @@
   var socket = null;
   var attempts = 0;
   var retryTimer = null;
-  var finished = serverStatus !== "pending";
+  var finished = isFinal(effectiveStatus());
 
   function setLive(label) {
     if (live && liveText) liveText.textContent = live.getAttribute(label) || liveText.textContent;
