@@ -47,10 +47,10 @@ function asPostgres(args: string[]): string[] {
  * Initialises and starts a cluster listening on `host` (127.0.0.1 unless a test's network needs another
  * address) at a free port; `trust` (a CIDR such as 10.1.2.0/24) lets clients from that network in without
  * a password, as initdb's trust does for loopback. fsync is off: these tests stop and kill the server
- * process, never the machine.
+ * process, never the machine. `durable` keeps PostgreSQL's defaults (fsync, full page writes), for benchmarks.
  */
 export async function startPostgres(
-  options: { host?: string; listen?: string; trust?: string } = {},
+  options: { host?: string; listen?: string; trust?: string; durable?: boolean } = {},
 ): Promise<TestPostgres> {
   const bin = findBinaries();
   if (!bin) throw new Error(INSTALL);
@@ -80,10 +80,7 @@ export async function startPostgres(
         dir,
         "-c",
         `listen_addresses=${options.listen ?? host}`,
-        "-c",
-        "fsync=off",
-        "-c",
-        "full_page_writes=off",
+        ...(options.durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off"]),
         "-c",
         "max_connections=300",
         "-c",
