@@ -17,7 +17,7 @@ function layerOf(file: string): Layer {
     return "surface";
   if (file.startsWith("src/payments/")) return "domain";
   if (/^src\/(pix|webhooks)\//.test(file)) return "protocol";
-  if (/^src\/(db|bus|psp)\//.test(file)) return "adapter";
+  if (/^src\/(db|bus|psp|outbound)\//.test(file)) return "adapter";
   return "leaf"; // config, clock, messages, limits: import nothing of ours but other leaves
 }
 
@@ -116,8 +116,9 @@ describe("architecture", () => {
         { from: "src/db/postgres/storage.ts", to: "src/db/sqlite/client.ts" },
         { from: "src/pix/brcode.ts", to: "src/payments/money.ts" },
         { from: "src/trpc/router.ts", to: "src/app.ts" },
+        { from: "src/outbound/sender.ts", to: "src/db/sqlite/client.ts" },
       ]),
-    ).toHaveLength(8);
+    ).toHaveLength(9);
   });
 
   test("nothing outside src/db/ knows the database is SQLite", () => {
