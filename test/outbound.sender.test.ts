@@ -4,7 +4,12 @@
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createServer } from "node:net";
-import { createWebhookSender, MAX_RESPONSE_BYTES, WEBHOOK_USER_AGENT } from "../src/outbound/sender.ts";
+import {
+  createWebhookSender,
+  MAX_RESPONSE_BYTES,
+  type SendOutcome,
+  WEBHOOK_USER_AGENT,
+} from "../src/outbound/sender.ts";
 
 interface Received {
   method: string;
@@ -38,7 +43,7 @@ beforeEach(() => {
   answer = () => new Response(null, { status: 204 });
 });
 
-const sender = createWebhookSender();
+const send = createWebhookSender();
 const delivery = {
   url: URL_,
   headers: {
@@ -88,16 +93,16 @@ async function stopsProducing(state: { produced: number; cancelled: boolean }) {
 describe("delivered", () => {
   test("200 and 204 are delivered, with the status and a duration", async () => {
     answer = () => new Response("ok");
-    const ok = await sender.send(delivery);
+    const ok = await send(delivery);
     expect(ok).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
     answer = () => new Response(null, { status: 204 });
-    expect(await sender.send(delivery)).toMatchObject({ ok: true, status: 204 });
+    expect(await send(delivery)).toMatchObject({ ok: true, status: 204 });
     expect(ok.durationMs).toBeGreaterThanOrEqual(0);
     expect(ok.durationMs).toBeLessThan(5_000);
   });
 
   test("the receiver gets one POST with exactly the body and the headers sent, JSON, our User-Agent", async () => {
-    await sender.send({ ...delivery, headers: { ...delivery.headers, "Content-Type": "text/plain" } });
+    await send({ ...delivery, headers: { ...delivery.headers, "Content-Type": "text/plain" } });
     expect(received).toHaveLength(1);
     const [request] = received;
     expect(request!.method).toBe("POST");
@@ -114,7 +119,7 @@ describe("delivered", () => {
 describe("not delivered", () => {
   test("500 is a failure with its status, no advice and not gone", async () => {
     answer = () => new Response("boom", { status: 500, headers: { "retry-after": "7" } });
-    expect(await sender.send(delivery)).toEqual({
+    expect(await send(delivery)).toEqual({
       ok: false,
       status: 500,
       error: "HTTP 500",
@@ -131,7 +136,7 @@ describe("not delivered", () => {
         new URL(request.url).pathname === "/elsewhere"
           ? new Response("followed")
           : new Response(null, { status, headers: { location: `http://127.0.0.1:${receiver.port}/elsewhere` } });
-      expect(await sender.send(delivery)).toMatchObject({
+      expect(await send(delivery)).toMatchObject({
         ok: false,
         status,
         error: `Redirect (HTTP ${status}) not followed`,
@@ -143,7 +148,7 @@ describe("not delivered", () => {
 
   test("410 Gone says gone", async () => {
     answer = () => new Response("bye", { status: 410 });
-    expect(await sender.send(delivery)).toMatchObject({
+    expect(await send(delivery)).toMatchObject({
       ok: false,
       status: 410,
       error: "HTTP 410",
@@ -155,7 +160,7 @@ describe("not delivered", () => {
   test("429 and 503 carry Retry-After as milliseconds, in seconds or as an HTTP-date", async () => {
     for (const status of [429, 503]) {
       answer = () => new Response(null, { status, headers: { "retry-after": "7" } });
-      expect(await sender.send(delivery)).toMatchObject({
+      expect(await send(delivery)).toMatchObject({
         ok: false,
         status,
         error: `HTTP ${status}`,
@@ -165,10 +170,10 @@ describe("not delivered", () => {
     const now = Date.UTC(2026, 11, 1, 12, 0, 0);
     const atNow = createWebhookSender({ now: () => now });
     answer = () => new Response(null, { status: 503, headers: { "retry-after": "Tue, 01 Dec 2026 12:00:30 GMT" } });
-    expect(await atNow.send(delivery)).toMatchObject({ status: 503, retryAfterMs: 30_000 });
+    expect(await atNow(delivery)).toMatchObject({ status: 503, retryAfterMs: 30_000 });
     answer = () =>
       new Response(null, { status: 429, headers: { "retry-after": new Date(now + 90_000).toUTCString() } });
-    expect(await atNow.send(delivery)).toMatchObject({ status: 429, retryAfterMs: 90_000 });
+    expect(await atNow(delivery)).toMatchObject({ status: 429, retryAfterMs: 90_000 });
   });
 
   test("Retry-After that is negative, garbage, fractional or a past date gives no advice", async () => {
@@ -176,16 +181,16 @@ describe("not delivered", () => {
     const atNow = createWebhookSender({ now: () => now });
     for (const value of ["-5", "soon", "1.5", "7s", "Tue, 01 Dec 2026 11:59:00 GMT", "2026-12-01T12:05:00Z", ""]) {
       answer = () => new Response(null, { status: 429, headers: { "retry-after": value } });
-      expect(await atNow.send(delivery)).toMatchObject({ status: 429, retryAfterMs: null });
+      expect(await atNow(delivery)).toMatchObject({ status: 429, retryAfterMs: null });
     }
     answer = () => new Response(null, { status: 503 });
-    expect(await atNow.send(delivery)).toMatchObject({ status: 503, retryAfterMs: null });
+    expect(await atNow(delivery)).toMatchObject({ status: 503, retryAfterMs: null });
   });
 
   test("a receiver that never answers times out after timeoutMs", async () => {
     answer = () => new Promise<Response>(() => {});
     const quick = createWebhookSender({ timeoutMs: 200 });
-    const outcome = await quick.send(delivery);
+    const outcome = await quick(delivery);
     expect(outcome).toEqual({
       ok: false,
       status: null,
@@ -210,9 +215,9 @@ describe("not delivered", () => {
       delays.push(ms);
       return realSetTimeout(fn, 0);
     }) as typeof setTimeout;
-    let outcome: Awaited<ReturnType<typeof sender.send>>;
+    let outcome: SendOutcome;
     try {
-      outcome = await createWebhookSender({ fetch: untilAborted }).send(delivery);
+      outcome = await createWebhookSender({ fetch: untilAborted })(delivery);
     } finally {
       globalThis.setTimeout = realSetTimeout;
     }
@@ -224,7 +229,7 @@ describe("not delivered", () => {
     const failing = (async () => {
       throw new DOMException("The operation was aborted.", "AbortError");
     }) as unknown as typeof fetch;
-    expect(await createWebhookSender({ fetch: failing }).send(delivery)).toMatchObject({
+    expect(await createWebhookSender({ fetch: failing })(delivery)).toMatchObject({
       ok: false,
       error: "The operation was aborted.",
     });
@@ -232,7 +237,7 @@ describe("not delivered", () => {
 
   test("a port nothing listens on is a refused connection", async () => {
     const port = await closedPort();
-    expect(await sender.send({ ...delivery, url: `http://127.0.0.1:${port}/hooks?token=s3cret` })).toEqual({
+    expect(await send({ ...delivery, url: `http://127.0.0.1:${port}/hooks?token=s3cret` })).toEqual({
       ok: false,
       status: null,
       error: "Connection refused",
@@ -247,14 +252,14 @@ describe("not delivered", () => {
     const failing = (async () => {
       throw new Error(`certificate has expired for ${url} ${"x".repeat(500)}`);
     }) as unknown as typeof fetch;
-    const outcome = await createWebhookSender({ fetch: failing }).send({ ...delivery, url });
+    const outcome = await createWebhookSender({ fetch: failing })({ ...delivery, url });
     expect(outcome.ok).toBe(false);
     if (outcome.ok) return;
     expect(outcome.error).toStartWith("certificate has expired for <url>");
     expect(outcome.error).not.toContain("s3cret");
     expect(outcome.error.length).toBeLessThanOrEqual(200);
 
-    const bad = await sender.send({ ...delivery, headers: { "webhook-signature": "v1,abc\r\nx-injected: 1" } });
+    const bad = await send({ ...delivery, headers: { "webhook-signature": "v1,abc\r\nx-injected: 1" } });
     expect(bad).toMatchObject({ ok: false, status: null, error: "Invalid request headers" });
     expect(received).toHaveLength(0);
   });
@@ -265,7 +270,7 @@ describe("the receiver's answer is not buffered", () => {
     const body = endless();
     answer = () => new Response(body.stream);
     const started = performance.now();
-    expect(await sender.send(delivery)).toMatchObject({ ok: true, status: 200 });
+    expect(await send(delivery)).toMatchObject({ ok: true, status: 200 });
     expect(performance.now() - started).toBeLessThan(3_000);
     await stopsProducing(body.state);
   });
@@ -273,7 +278,7 @@ describe("the receiver's answer is not buffered", () => {
   test("an endless 500 body is a failure at once", async () => {
     const body = endless();
     answer = () => new Response(body.stream, { status: 500 });
-    expect(await sender.send(delivery)).toMatchObject({ ok: false, status: 500, error: "HTTP 500" });
+    expect(await send(delivery)).toMatchObject({ ok: false, status: 500, error: "HTTP 500" });
     await stopsProducing(body.state);
   });
 
@@ -296,7 +301,7 @@ describe("the receiver's answer is not buffered", () => {
           },
         }),
       );
-    const outcome = await createWebhookSender({ timeoutMs: 300 }).send(delivery);
+    const outcome = await createWebhookSender({ timeoutMs: 300 })(delivery);
     clearInterval(timer);
     expect(outcome).toMatchObject({ ok: true, status: 200 });
     expect(outcome.durationMs).toBeLessThan(2_000);

@@ -32,7 +32,8 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 const MAX_ERROR_LENGTH = 200;
 
-export function createWebhookSender(options: WebhookSenderOptions = {}): { send: WebhookSender } {
+/** The `send` function of one delivery attempt, with its options. */
+export function createWebhookSender(options: WebhookSenderOptions = {}): WebhookSender {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
@@ -80,7 +81,7 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): { send:
     }
   }
 
-  return { send };
+  return send;
 }
 
 function failure(status: number | null, error: string, durationMs: number): SendOutcome {
