@@ -4,16 +4,20 @@ import type { Config } from "./config.ts";
 import { createDocsPage } from "./http/docs-page.ts";
 import { requestIdOf } from "./http/request-id.ts";
 import { createServer } from "./http/server.ts";
-import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./limits.ts";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, WEBHOOK_DELIVERY_CONCURRENCY, WEBHOOK_ENDPOINT_CONCURRENCY } from "./limits.ts";
 import { createMetrics } from "./metrics.ts";
+import { createWebhookSender } from "./outbound/sender.ts";
+import { createUrlGuard } from "./outbound/url-guard.ts";
 import { createCheckoutPages } from "./pages/checkout.ts";
 import { PaymentError } from "./payments/errors.ts";
 import type { Bus } from "./payments/events.ts";
+import { createMerchantWebhooks, type MerchantWebhooks, type WebhookTransport } from "./payments/merchant-webhooks.ts";
 import type { Psp } from "./payments/psp.ts";
 import { createReceivedPixService } from "./payments/received-pix.ts";
 import { createRefundService, type RefundService } from "./payments/refunds.ts";
 import type { PaymentRepository } from "./payments/repository.ts";
 import { createPaymentService } from "./payments/service.ts";
+import { createWebhookEventRecorder } from "./payments/webhook-events.ts";
 import { createApiPixClient } from "./psp/api-pix-client.ts";
 import { createSimulatedPsp } from "./psp/simulated.ts";
 import { createPaymentFeed } from "./realtime/feed.ts";
@@ -21,6 +25,7 @@ import { createWatchBudget } from "./realtime/watch-budget.ts";
 import { createWebSocketEndpoints } from "./realtime/websocket.ts";
 import { createContextFactory } from "./trpc/context.ts";
 import { appRouter } from "./trpc/router.ts";
+import { createSecretBox, secretBoxKey } from "./webhooks/secret-box.ts";
 import { createWebhookVerifier } from "./webhooks/standard-webhooks.ts";
 
 export interface AppParts {
@@ -36,6 +41,10 @@ export interface AppParts {
   trpcFastPath?: boolean;
   /** How long the simulated PSP (PSP_API_URL unset, outside production) takes to settle a refund. */
   simulatedPspSettleMs?: number;
+  /** How merchant webhooks are sent; the HTTP sender (src/outbound/sender.ts) unless a test gives another. */
+  webhookTransport?: WebhookTransport;
+  /** Resolves webhook URL hosts for the private-address check; the system resolver unless a test gives one. */
+  webhookLookup?: (host: string) => Promise<string[]>;
 }
 
 /**
@@ -44,6 +53,48 @@ export interface AppParts {
  */
 export function createApp(parts: AppParts) {
   const { config, bus, clock, ids, logger } = parts;
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
+  const webhookConfig = config.merchantWebhooks;
+  const webhookEvents = createWebhookEventRecorder({
+    ids,
+    publicUrl,
+    firstAttemptDelayMs: webhookConfig.retryScheduleMs[0] ?? 0,
+  });
+  let webhookStorageWarnedAt = 0;
+  const webhooks: MerchantWebhooks = createMerchantWebhooks({
+    repo: parts.repository,
+    clock,
+    ids,
+    secretBox: createSecretBox(secretBoxKey(webhookConfig.encryptionKey)),
+    guard: createUrlGuard({
+      allowPrivate: webhookConfig.allowPrivateUrls,
+      requireHttps: config.nodeEnv === "production" && !webhookConfig.allowPrivateUrls,
+      lookup: parts.webhookLookup,
+    }),
+    transport: parts.webhookTransport ?? { send: createWebhookSender() },
+    retryScheduleMs: webhookConfig.retryScheduleMs,
+    retentionMs: webhookConfig.retentionMs,
+    concurrency: { total: WEBHOOK_DELIVERY_CONCURRENCY, perEndpoint: WEBHOOK_ENDPOINT_CONCURRENCY },
+    // Ids, statuses and short errors only: never a URL (it may carry the merchant's token) or a secret.
+    onAttempt: (result, endpointId, outcome) => {
+      metrics.webhookAttempt(result);
+      if (result !== "delivered") {
+        logger.warn(
+          { endpoint_id: endpointId, outcome: result, status: outcome.status, error: outcome.error },
+          "merchant webhook not delivered",
+        );
+      }
+    },
+    onError: (err) => {
+      if (!(err instanceof PaymentError && err.code === "STORAGE_UNAVAILABLE")) {
+        logger.error({ err }, "merchant webhook dispatcher failed");
+      } else if (Date.now() - webhookStorageWarnedAt > 30_000) {
+        webhookStorageWarnedAt = Date.now();
+        logger.warn("merchant webhook deliveries skipped: the database is unavailable");
+      }
+    },
+  });
   const service = createPaymentService({
     repo: parts.repository,
     clock,
@@ -52,6 +103,8 @@ export function createApp(parts: AppParts) {
     ttlSeconds: config.paymentTtlSeconds,
     pix: config.pix,
     allowHttpReturnUrls: config.nodeEnv !== "production",
+    webhookEvents,
+    onWebhookEvents: webhooks.kick,
     // One JSON line per domain event, with ids only: never an amount's payer, a key or a secret.
     onChange: (change) =>
       logger.info(
@@ -78,6 +131,8 @@ export function createApp(parts: AppParts) {
     },
     onRetry: (refundId, error, delayMs) =>
       logger.warn({ refund_id: refundId, error, retry_in_ms: delayMs }, "refund not sent to the PSP; will retry"),
+    webhookEvents,
+    onWebhookEvents: webhooks.kick,
   });
   const receivedPix = createReceivedPixService({
     repo: parts.repository,
@@ -86,19 +141,24 @@ export function createApp(parts: AppParts) {
     psp,
     refunds,
     onRejected: (endToEndId, why) => logger.warn({ end_to_end_id: endToEndId, why }, "received Pix not applied"),
+    webhookEvents,
+    onWebhookEvents: webhooks.kick,
   });
   const feed = createPaymentFeed({
     bus,
     service,
     onError: (err) => logger.error({ err }, "payment feed listener failed"),
   });
-  const metrics = createMetrics({ bus, paymentsByStatus: service.countByStatus, trpcWatches: feed.watchCount });
+  const metrics = createMetrics({
+    bus,
+    paymentsByStatus: service.countByStatus,
+    trpcWatches: feed.watchCount,
+    webhookQueue: webhooks.queue,
+  });
   const watchBudget = createWatchBudget({
     perConnection: MAX_SUBSCRIPTIONS_PER_SOCKET,
     perInstance: config.limits.maxWatches,
   });
-  let boundPort = config.port;
-  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
   const createContext = createContextFactory({
     service,
     feed,
@@ -108,6 +168,7 @@ export function createApp(parts: AppParts) {
     verifyWebhook: createWebhookVerifier(config.webhookSecret),
     receivedPix,
     refunds,
+    webhooks,
     pspWebhookToken: config.pspWebhookToken,
   });
   const sockets = createWebSocketEndpoints({
@@ -143,6 +204,7 @@ export function createApp(parts: AppParts) {
     service,
     receivedPix,
     refunds,
+    webhooks,
     psp,
     server,
     feed,

@@ -110,6 +110,30 @@ const envSchema = z.object({
       .regex(/^[\x21-\x7E]+$/, "must be visible ASCII characters (it travels in a URL)")
       .optional(),
   ),
+  WEBHOOK_RETRY_SCHEDULE: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default("0,5,300,1800,7200,18000,36000,36000")
+      .refine(
+        (v) => /^\s*\d{1,6}\s*(,\s*\d{1,6}\s*){0,19}$/.test(v) && v.split(",").every((n) => Number(n) <= 604_800),
+        "must be 1 to 20 comma-separated whole seconds, each at most 604800 (7 days), e.g. 0,5,300",
+      )
+      .transform((v) => v.split(",").map((n) => Number(n) * 1000)),
+  ),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).optional()),
+  WEBHOOK_RETENTION_DAYS: integer(1, 3650).default(30),
+  WEBHOOK_ENCRYPTION_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine(
+        (v) =>
+          (/^[A-Za-z0-9+/]{43}=$/.test(v) && Buffer.from(v, "base64").length === 32) || /^[0-9a-fA-F]{64}$/.test(v),
+        "must be 32 bytes in base64 (44 characters) or hex (64 characters), e.g. from `openssl rand -base64 32`",
+      )
+      .optional(),
+  ),
 });
 
 /** The bank/PSP's API Pix, when PSP_API_URL is set (CONTRACT §11). */
@@ -193,6 +217,16 @@ export interface Config {
   psp: PspConfig | undefined;
   /** A token a PSP that cannot sign sends as `?token=` on POST /webhooks/pix (PSP_WEBHOOK_TOKEN). */
   pspWebhookToken: string | undefined;
+  /** Merchant webhooks (CONTRACT §10). */
+  merchantWebhooks: {
+    /** Milliseconds before each attempt (WEBHOOK_RETRY_SCHEDULE). */
+    retryScheduleMs: number[];
+    /** Whether endpoint URLs may resolve to loopback, private or link-local addresses (and be plain http). */
+    allowPrivateUrls: boolean;
+    retentionMs: number;
+    /** The key that seals endpoint secrets in the database: WEBHOOK_ENCRYPTION_KEY, else from WEBHOOK_SECRET. */
+    encryptionKey: string;
+  };
   /** Development secrets in use on this start, generated now or kept from before (printed at every start). */
   generated: { apiKey?: string; webhookSecret?: string };
 }
@@ -326,6 +360,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     psp,
     pspWebhookToken: e.PSP_WEBHOOK_TOKEN,
+    merchantWebhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+      allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS
+        ? e.WEBHOOK_ALLOW_PRIVATE_URLS === "true"
+        : e.NODE_ENV !== "production",
+      retentionMs: e.WEBHOOK_RETENTION_DAYS * 24 * 60 * 60 * 1000,
+      encryptionKey: e.WEBHOOK_ENCRYPTION_KEY ?? webhookSecret!,
+    },
     generated,
   };
 }

@@ -69,6 +69,7 @@ const sweeper = setInterval(async () => {
   try {
     await app.service.expireDue();
     await app.service.prune();
+    await app.webhooks.prune();
   } catch (err) {
     if (isStorageUnavailable(err)) sweepOutages.note(String((err.cause as { code?: unknown })?.code ?? "unknown"));
     else logger.error({ err }, "expiry sweep failed");
@@ -82,6 +83,12 @@ const REFUND_SEND_INTERVAL_MS = 1000;
 // Sends what the refund outbox holds: retries, checks, and what another instance left when it died.
 const refundSender = setInterval(() => app.refunds.kick(), REFUND_SEND_INTERVAL_MS);
 app.refunds.kick();
+
+/** How often this instance looks for merchant webhooks due (its own changes wake it at once). */
+const WEBHOOK_DISPATCH_INTERVAL_MS = 1000;
+// Retries, and what other instances queued or a dead instance left under a lease that ran out.
+const webhookDispatcher = setInterval(() => app.webhooks.kick(), WEBHOOK_DISPATCH_INTERVAL_MS);
+app.webhooks.kick();
 
 /** Longest a shutdown waits for in-flight requests before it cuts what is left. */
 const SHUTDOWN_GRACE_MS = 8000;
@@ -101,13 +108,19 @@ async function shutdown(signal: string) {
   setTimeout(() => process.exit(0), 9500).unref();
   clearInterval(sweeper);
   clearInterval(refundSender);
+  clearInterval(webhookDispatcher);
+  app.webhooks.stop();
   const stopped = server.stop(false);
   app.server.closeSockets(1001, "Server shutting down");
   while (app.server.inFlight() > 0 && Date.now() < deadline) await Bun.sleep(10);
   await Promise.race([stopped, Bun.sleep(Math.max(0, Math.min(250, deadline - Date.now())))]);
   await server.stop(true);
   // A refund send under way gets what is left of the grace; one cut short is sent again after its lease.
-  await Promise.race([app.refunds.idle(), Bun.sleep(Math.max(0, deadline - Date.now()))]);
+  // So does a merchant webhook attempt; one cut short is attempted again after its lease (same webhook-id).
+  await Promise.race([
+    Promise.all([app.refunds.idle(), app.webhooks.idle()]),
+    Bun.sleep(Math.max(0, deadline - Date.now())),
+  ]);
   app.feed.close();
   try {
     await bus.close();

@@ -24,6 +24,10 @@ export const WS_BACKPRESSURE_BYTES = 256 * 1024;
 /** QR images kept after their first drawing (LRU; a PNG is ~5 KB, so ~5 MB at most). */
 export const QR_CACHE_ENTRIES = 1000;
 
+/** Merchant-webhook attempts in flight at once on one instance, and to one endpoint from one instance. */
+export const WEBHOOK_DELIVERY_CONCURRENCY = 32;
+export const WEBHOOK_ENDPOINT_CONCURRENCY = 4;
+
 /** Defaults of the caps that can be configured (src/config.ts names their variables). */
 export const DEFAULT_LIMITS = {
   /** WS_MAX_CONNECTIONS: open sockets per instance, both paths; upgrades over it get 503. */

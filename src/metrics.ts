@@ -8,6 +8,8 @@ export interface MetricsDeps {
   paymentsByStatus: () => Promise<Record<PaymentStatus, number>>;
   /** Open tRPC `watch` subscriptions (SSE and WebSocket). */
   trpcWatches?: () => number;
+  /** The merchant-webhook outbox: pending deliveries and the age of the oldest due one. */
+  webhookQueue?: () => Promise<{ pending: number; oldestDueAgeSeconds: number }>;
 }
 
 /**
@@ -105,6 +107,42 @@ export function createMetrics(deps: MetricsDeps) {
     },
   });
 
+  const webhookDeliveries = new Counter({
+    name: "webhook_deliveries_total",
+    help: "Merchant webhook delivery attempts by outcome (delivered, retry, failed, disabled)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const webhookAttempts = new Counter({
+    name: "webhook_delivery_attempts_total",
+    help: "Merchant webhook delivery attempts made by this instance",
+    registers: [registry],
+  });
+  const webhookGauge = (
+    name: string,
+    help: string,
+    pick: (q: { pending: number; oldestDueAgeSeconds: number }) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        if (!deps.webhookQueue) return;
+        try {
+          this.set(pick(await deps.webhookQueue()));
+        } catch {
+          // a closed or busy database leaves the last value
+        }
+      },
+    });
+  webhookGauge("webhook_queue_depth", "Merchant webhook deliveries pending (all instances)", (q) => q.pending);
+  webhookGauge(
+    "webhook_oldest_due_seconds",
+    "Age of the oldest merchant webhook delivery due and not yet attempted (0: none)",
+    (q) => q.oldestDueAgeSeconds,
+  );
+
   // prom-client's default process metrics read /proc in ways Bun does not match (NaN event-loop stats),
   // so the few that matter here are read directly.
   new Gauge({
@@ -149,6 +187,11 @@ export function createMetrics(deps: MetricsDeps) {
     },
     subscriptionsChanged(delta: number) {
       wsSubscriptions.inc(delta);
+    },
+    /** Counts one merchant-webhook delivery attempt and how it ended. */
+    webhookAttempt(outcome: "delivered" | "retry" | "failed" | "disabled") {
+      webhookAttempts.inc();
+      webhookDeliveries.inc({ outcome });
     },
     /** The Prometheus text exposition. */
     async render(): Promise<Response> {

@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { INTERNAL_ERROR_MESSAGE, MESSAGES } from "../messages.ts";
 import type { Payment } from "../payments/model.ts";
-import { presentPayment, presentReceivedPix, presentRefund } from "../payments/present.ts";
+import {
+  presentDelivery,
+  presentPayment,
+  presentReceivedPix,
+  presentRefund,
+  presentWebhookEndpoint,
+} from "../payments/present.ts";
 import { buildBrCode, txidFromUuid } from "../pix/brcode.ts";
 import { type RestRoute, restRoutes } from "./rest.ts";
 
@@ -76,6 +82,42 @@ function examplePix() {
   });
 }
 
+/** The merchant webhook endpoint of the examples. */
+function exampleEndpoint(enabled = true) {
+  return presentWebhookEndpoint({
+    id: "we_4f9c2b7a1d3e4f5a6b7c8d9e0f1a2b3c",
+    url: "https://loja.example/webhooks/pix-payments",
+    events: ["payment.paid", "refund.succeeded"],
+    description: "Order fulfilment",
+    enabled,
+    sealedSecret: "",
+    sealedPreviousSecret: null,
+    previousSecretUntil: null,
+    createdAt: Date.UTC(2025, 3, 8, 12, 0, 0),
+  });
+}
+
+/** A delivery of the examples: the example payment's payment.paid, delivered on the second attempt. */
+function exampleDelivery(status: "delivered" | "pending") {
+  const createdAt = Date.UTC(2025, 3, 8, 15, 16, 25);
+  return presentDelivery({
+    seq: 7,
+    id: "wd_9a8b7c6d5e4f30211f2e3d4c5b6a7980",
+    endpointId: "we_4f9c2b7a1d3e4f5a6b7c8d9e0f1a2b3c",
+    eventId: "evt_0d1c2b3a495867f8e9d0c1b2a3948576",
+    eventType: "payment.paid",
+    status,
+    attempts: status === "delivered" ? 2 : 1,
+    lastStatusCode: status === "delivered" ? 200 : 500,
+    lastError: status === "delivered" ? null : "HTTP 500",
+    nextAttemptAt: status === "delivered" ? null : createdAt + 5_000,
+    createdAt,
+    deliveredAt: status === "delivered" ? createdAt + 5_200 : null,
+  });
+}
+
+const EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 /** Request and 200-response examples of each procedure a REST route runs. */
 function examplesFor(route: RestRoute, serverUrl: string): { request?: unknown; response: unknown } {
   switch (route.procedure) {
@@ -119,6 +161,27 @@ function examplesFor(route: RestRoute, serverUrl: string): { request?: unknown; 
       return { response: { pix: [examplePix()], next_cursor: null } };
     case "pix.get":
       return { response: { pix: examplePix() } };
+    case "webhooks.create":
+      return {
+        request: {
+          url: "https://loja.example/webhooks/pix-payments",
+          events: ["payment.paid", "refund.succeeded"],
+          description: "Order fulfilment",
+        },
+        response: { endpoint: exampleEndpoint(), secret: EXAMPLE_SECRET },
+      };
+    case "webhooks.list":
+      return { response: { endpoints: [exampleEndpoint()] } };
+    case "webhooks.get":
+      return { response: { endpoint: exampleEndpoint() } };
+    case "webhooks.delete":
+      return { response: undefined };
+    case "webhooks.rotateSecret":
+      return { response: { secret: EXAMPLE_SECRET } };
+    case "webhooks.deliveries":
+      return { response: { deliveries: [exampleDelivery("delivered")], next_cursor: "ZDo3" } };
+    case "webhooks.retry":
+      return { response: { delivery: exampleDelivery("pending") } };
     default:
       throw new Error(`no OpenAPI example for ${route.procedure}`);
   }
@@ -206,6 +269,9 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         schema: route.input.pathParam.schema,
       });
     }
+    for (const param of route.input.pathParams ?? []) {
+      parameters.push({ name: param.name, in: "path", required: true, schema: param.schema, example: param.example });
+    }
     if (route.input.query) {
       const query = toSchema(route.input.query, "input") as { properties: Record<string, JsonSchema> };
       const queryExamples: Record<string, unknown> = { status: "paid", limit: 20, cursor: "cDo1" };
@@ -234,11 +300,17 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       });
     }
     const success = route.successStatus ?? 200;
+    const described = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content" }[success];
     const responses: Record<string, unknown> = {
-      [success]: {
-        description: success === 201 ? "Created" : "OK",
-        content: { "application/json": { schema: toSchema(route.output, "output"), example: examples.response } },
-      },
+      [success]:
+        success === 204
+          ? { description: described }
+          : {
+              description: described,
+              content: {
+                "application/json": { schema: toSchema(route.output, "output"), example: examples.response },
+              },
+            },
     };
     for (const [status, message] of Object.entries(route.errors)) responses[status] = errorResponse(message);
     responses["500"] = { $ref: "#/components/responses/InternalError" };

@@ -9,15 +9,24 @@ import {
   createPaymentOutput,
   createRefundInput,
   createRefundOutput,
+  createWebhookEndpointInput,
+  createWebhookEndpointOutput,
+  emptyOutput,
   getPaymentOutput,
   getPixOutput,
+  getWebhookEndpointOutput,
+  listDeliveriesInput,
+  listDeliveriesOutput,
   listPaymentsInput,
   listPaymentsOutput,
   listPixInput,
   listPixOutput,
   listRefundsOutput,
+  listWebhookEndpointsOutput,
   messageOutput,
   pixNotificationInput,
+  retryDeliveryOutput,
+  rotateSecretOutput,
 } from "../payments/schema.ts";
 import { END_TO_END_ID } from "../pix/api-pix.ts";
 import { MalformedJson } from "../strict-json.ts";
@@ -33,7 +42,7 @@ type Caller = ReturnType<typeof callerFactory>;
 
 /** One REST route: how to read its input from HTTP, which procedure it calls, and what to document. */
 export interface RestRoute {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** OpenAPI path template. */
   path: string;
   pattern: RegExp;
@@ -47,10 +56,12 @@ export interface RestRoute {
     query?: z.ZodType;
     pathId?: boolean;
     pathParam?: { name: string; schema: Record<string, unknown> };
+    /** Several path parameters (e.g. `{id}` and `{delivery_id}`), in path order. */
+    pathParams?: Array<{ name: string; schema: Record<string, unknown>; example: string }>;
   };
   output: z.ZodType;
   /** The status of a success; 200 unless given. */
-  successStatus?: 200 | 201;
+  successStatus?: 200 | 201 | 202 | 204;
   /** The 404 message when `read` finds no such resource in the path; "Payment not found" unless given. */
   notFound?: string;
   /** Error statuses and their messages, for the OpenAPI document. */
@@ -106,6 +117,157 @@ const createRoute = (path: string, summary: string): RestRoute => ({
   read: bodyInput,
   call: (c, input: z.input<typeof createPaymentInput>) => c.payments.create(input),
 });
+
+/** Endpoint and delivery ids in paths: `we_…` / `wd_…` and letters, digits and `_`; anything else is a 404. */
+const WEBHOOK_ID = /^w[ed]_[A-Za-z0-9_]{1,96}$/;
+const endpointIdParam = {
+  name: "id",
+  schema: { type: "string", pattern: "^we_[A-Za-z0-9_]+$" },
+  example: "we_4f9c2b7a1d3e4f5a6b7c8d9e0f1a2b3c",
+};
+const webhookId = (text: string) => (WEBHOOK_ID.test(text) ? text : null);
+
+/** CONTRACT §10: the endpoints API, each route calling a procedure of the tRPC router `webhooks`. */
+const webhookRoutes: RestRoute[] = [
+  {
+    method: "POST",
+    path: "/webhook-endpoints",
+    pattern: /^\/webhook-endpoints$/,
+    procedure: "webhooks.create",
+    security: "merchant",
+    summary: "Register a merchant webhook endpoint (the secret is shown here only)",
+    input: { body: createWebhookEndpointInput },
+    output: createWebhookEndpointOutput,
+    successStatus: 201,
+    errors: {
+      400: "Invalid webhook URL | Invalid event type | Invalid description",
+      401: MESSAGES.unauthorized,
+      409: "Too many webhook endpoints (at most 100)",
+      413: MESSAGES.bodyTooLarge,
+      415: MESSAGES.unsupportedMediaType,
+    },
+    read: bodyInput,
+    call: (c, input: z.input<typeof createWebhookEndpointInput>) => c.webhooks.create(input),
+  },
+  {
+    method: "GET",
+    path: "/webhook-endpoints",
+    pattern: /^\/webhook-endpoints$/,
+    procedure: "webhooks.list",
+    security: "merchant",
+    summary: "List the merchant webhook endpoints (never a secret)",
+    input: {},
+    output: listWebhookEndpointsOutput,
+    errors: { 401: MESSAGES.unauthorized },
+    read: async () => ({ input: undefined }),
+    call: (c) => c.webhooks.list(),
+  },
+  {
+    method: "GET",
+    path: "/webhook-endpoints/{id}",
+    pattern: /^\/webhook-endpoints\/([^/]+)$/,
+    procedure: "webhooks.get",
+    security: "merchant",
+    summary: "Read a merchant webhook endpoint",
+    input: { pathParams: [endpointIdParam] },
+    output: getWebhookEndpointOutput,
+    notFound: "Webhook endpoint not found",
+    errors: { 401: MESSAGES.unauthorized, 404: "Webhook endpoint not found" },
+    read: async (_req, _url, match) => {
+      const id = webhookId(match[1]!);
+      return id === null ? null : { input: { id } };
+    },
+    call: (c, input: { id: string }) => c.webhooks.get(input),
+  },
+  {
+    method: "DELETE",
+    path: "/webhook-endpoints/{id}",
+    pattern: /^\/webhook-endpoints\/([^/]+)$/,
+    procedure: "webhooks.delete",
+    security: "merchant",
+    summary: "Delete a merchant webhook endpoint and its deliveries",
+    input: { pathParams: [endpointIdParam] },
+    output: emptyOutput,
+    successStatus: 204,
+    notFound: "Webhook endpoint not found",
+    errors: { 401: MESSAGES.unauthorized, 404: "Webhook endpoint not found" },
+    read: async (_req, _url, match) => {
+      const id = webhookId(match[1]!);
+      return id === null ? null : { input: { id } };
+    },
+    call: (c, input: { id: string }) => c.webhooks.delete(input),
+  },
+  {
+    method: "POST",
+    path: "/webhook-endpoints/{id}/rotate-secret",
+    pattern: /^\/webhook-endpoints\/([^/]+)\/rotate-secret$/,
+    procedure: "webhooks.rotateSecret",
+    security: "merchant",
+    summary: "Rotate an endpoint's secret: for 24 h deliveries carry signatures of both",
+    input: { pathParams: [endpointIdParam] },
+    output: rotateSecretOutput,
+    notFound: "Webhook endpoint not found",
+    errors: { 401: MESSAGES.unauthorized, 404: "Webhook endpoint not found" },
+    read: async (_req, _url, match) => {
+      const id = webhookId(match[1]!);
+      return id === null ? null : { input: { id } };
+    },
+    call: (c, input: { id: string }) => c.webhooks.rotateSecret(input),
+  },
+  {
+    method: "GET",
+    path: "/webhook-endpoints/{id}/deliveries",
+    pattern: /^\/webhook-endpoints\/([^/]+)\/deliveries$/,
+    procedure: "webhooks.deliveries",
+    security: "merchant",
+    summary: "An endpoint's delivery log, newest first, with a cursor",
+    input: { pathParams: [endpointIdParam], query: listDeliveriesInput.omit({ id: true }) },
+    output: listDeliveriesOutput,
+    notFound: "Webhook endpoint not found",
+    errors: {
+      400: "Invalid limit | Invalid cursor",
+      401: MESSAGES.unauthorized,
+      404: "Webhook endpoint not found",
+    },
+    read: async (_req, url, match) => {
+      const id = webhookId(match[1]!);
+      if (id === null) return null;
+      // The endpoint comes from the path only; an `id` in the query does not choose another.
+      const { id: _fromQuery, ...query } = queryInput(url);
+      return { input: { ...query, id } };
+    },
+    call: (c, input: z.input<typeof listDeliveriesInput>) => c.webhooks.deliveries(input),
+  },
+  {
+    method: "POST",
+    path: "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+    pattern: /^\/webhook-endpoints\/([^/]+)\/deliveries\/([^/]+)\/retry$/,
+    procedure: "webhooks.retry",
+    security: "merchant",
+    summary: "Attempt a delivery again, at once",
+    input: {
+      pathParams: [
+        endpointIdParam,
+        {
+          name: "delivery_id",
+          schema: { type: "string", pattern: "^wd_[A-Za-z0-9_]+$" },
+          example: "wd_9a8b7c6d5e4f30211f2e3d4c5b6a7980",
+        },
+      ],
+    },
+    output: retryDeliveryOutput,
+    successStatus: 202,
+    notFound: "Delivery not found",
+    errors: { 401: MESSAGES.unauthorized, 404: "Webhook endpoint not found | Delivery not found" },
+    read: async (_req, _url, match) => {
+      const id = webhookId(match[1]!);
+      const deliveryId = webhookId(match[2]!);
+      if (id === null) return null;
+      return deliveryId === null ? null : { input: { id, delivery_id: deliveryId } };
+    },
+    call: (c, input: { id: string; delivery_id: string }) => c.webhooks.retry(input),
+  },
+];
 
 /** Every REST route of CONTRACT §4, each calling the same tRPC procedure as /trpc. */
 export const restRoutes: RestRoute[] = [
@@ -262,6 +424,7 @@ export const restRoutes: RestRoute[] = [
     read: async (_req, _url, match) => (END_TO_END_ID.test(match[1]!) ? { input: { end_to_end_id: match[1]! } } : null),
     call: (c, input: { end_to_end_id: string }) => c.pix.get(input),
   },
+  ...webhookRoutes,
 ];
 
 /** The body and status a failed procedure call answers with; 5xx never carries details. */
@@ -329,6 +492,7 @@ export async function handleRest(
   const caller = callerFactory(createContext({ ...request, rawBody: read.rawBody, malformedBody: read.malformed }));
   try {
     const result = await route.call(caller, read.input as never);
+    if (route.successStatus === 204) return new Response(null, { status: 204 });
     return json(route.successStatus ?? 200, result);
   } catch (error) {
     if (!(error instanceof TRPCError) || getHTTPStatusCodeFromError(error) >= 500) onInternalError(error);

@@ -14,7 +14,12 @@ export type PaymentErrorCode =
   | "REFUND_WINDOW_CLOSED"
   | "NO_END_TO_END_ID"
   | "REFUNDS_NOT_CONFIGURED"
-  | "PSP_UNAVAILABLE";
+  | "PSP_UNAVAILABLE"
+  | "INVALID_WEBHOOK_URL"
+  | "INVALID_EVENT_TYPE"
+  | "WEBHOOK_ENDPOINT_NOT_FOUND"
+  | "DELIVERY_NOT_FOUND"
+  | "TOO_MANY_WEBHOOK_ENDPOINTS";
 
 /** A domain error: the service throws it, one mapping turns it into an HTTP status and tRPC code. */
 export class PaymentError extends Error {
@@ -60,3 +65,12 @@ export const RefundsNotConfigured = () => new PaymentError("REFUNDS_NOT_CONFIGUR
 /** Some Pix of a callback could not be confirmed with the PSP now: the PSP should send it again later. */
 export const PspUnavailable = (cause?: unknown) =>
   new PaymentError("PSP_UNAVAILABLE", "Pix could not be verified with the PSP", { cause });
+
+/** A merchant webhook URL that is not http(s), or (where not allowed) resolves to a private address (§10). */
+export const InvalidWebhookUrl = () => new PaymentError("INVALID_WEBHOOK_URL", "Invalid webhook URL");
+export const InvalidEventType = () => new PaymentError("INVALID_EVENT_TYPE", "Invalid event type");
+export const WebhookEndpointNotFound = () =>
+  new PaymentError("WEBHOOK_ENDPOINT_NOT_FOUND", "Webhook endpoint not found");
+export const DeliveryNotFound = () => new PaymentError("DELIVERY_NOT_FOUND", "Delivery not found");
+export const TooManyWebhookEndpoints = (max: number) =>
+  new PaymentError("TOO_MANY_WEBHOOK_ENDPOINTS", `Too many webhook endpoints (at most ${max})`);

@@ -1,6 +1,14 @@
 import type { Payment, ReceivedPix, Refund } from "./model.ts";
 import { centsToReais } from "./money.ts";
-import type { PayerPaymentWire, PaymentWire, ReceivedPixWire, RefundWire } from "./schema.ts";
+import type {
+  PayerPaymentWire,
+  PaymentWire,
+  ReceivedPixWire,
+  RefundWire,
+  WebhookDeliveryWire,
+  WebhookEndpointWire,
+} from "./schema.ts";
+import type { DeliveryRecord, WebhookEndpointRecord } from "./webhook-repository.ts";
 
 /** Turns a domain payment into the wire object of CONTRACT §3; links are absolute on publicUrl. */
 export function presentPayment(payment: Payment, publicUrl: string): PaymentWire {
@@ -59,4 +67,33 @@ export function presentRefund(refund: Refund): RefundWire {
 export function presentPaymentToPayer(payment: Payment, publicUrl: string): PayerPaymentWire {
   const { metadata: _merchantOnly, ...payer } = presentPayment(payment, publicUrl);
   return payer;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** A merchant webhook endpoint as CONTRACT §10 shows it: never its secret. */
+export function presentWebhookEndpoint(endpoint: WebhookEndpointRecord): WebhookEndpointWire {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    events: endpoint.events,
+    description: endpoint.description,
+    enabled: endpoint.enabled,
+    created_at: new Date(endpoint.createdAt).toISOString(),
+  };
+}
+
+export function presentDelivery(delivery: DeliveryRecord): WebhookDeliveryWire {
+  return {
+    id: delivery.id,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    last_status_code: delivery.lastStatusCode,
+    last_error: delivery.lastError,
+    next_attempt_at: iso(delivery.nextAttemptAt),
+    created_at: new Date(delivery.createdAt).toISOString(),
+    delivered_at: iso(delivery.deliveredAt),
+  };
 }

@@ -8,6 +8,7 @@ import type { Psp, PspPix } from "./psp.ts";
 import type { RefundService } from "./refunds.ts";
 import type { PaymentRecord, PaymentRepository } from "./repository.ts";
 import { decodeCursor, encodeCursor } from "./service.ts";
+import type { WebhookEventRecorder } from "./webhook-events.ts";
 
 /** How many Pix of one callback are confirmed with the PSP at a time. */
 const VERIFY_CONCURRENCY = 4;
@@ -21,6 +22,10 @@ export interface ReceivedPixServiceDeps {
   refunds: Pick<RefundService, "applyPspRefund">;
   /** A Pix that was not applied because the PSP does not confirm it (logged by the composition root). */
   onRejected?: (endToEndId: string, why: string) => void;
+  /** Records the merchant-webhook event of a payment a Pix paid, inside the write that pays it. */
+  webhookEvents: WebhookEventRecorder;
+  /** Told after a commit that recorded merchant-webhook events (it wakes the dispatcher). */
+  onWebhookEvents?: () => void;
 }
 
 /** A callback's Pix in the domain's terms. The schema already checked `valor` and `horario`. */
@@ -130,9 +135,13 @@ export function createReceivedPixService(deps: ReceivedPixServiceDeps) {
         return null;
       }
       yield* tx.insertEvent({ paymentId: row.id, type: "paid", at: now });
+      yield* deps.webhookEvents.record(tx, "payment.paid", now, row);
       return row;
     });
-    if (paid) bus.publish({ bankPaymentId: paid.bankPaymentId });
+    if (paid) {
+      bus.publish({ bankPaymentId: paid.bankPaymentId });
+      deps.onWebhookEvents?.();
+    }
     for (const refund of pix.refunds) {
       await refunds.applyPspRefund({
         refundId: refund.id,

@@ -19,6 +19,7 @@ import type {
   PaymentWrites,
   RefundSendPhase,
 } from "./repository.ts";
+import type { WebhookEventRecorder } from "./webhook-events.ts";
 
 /** How long a worker holds a claimed send: well above a PSP call's timeout, so only a dead worker loses it. */
 export const REFUND_LEASE_MS = 60_000;
@@ -37,23 +38,6 @@ export function sendRetryDelay(attempts: number): number {
 export function checkDelay(attempts: number): number {
   return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 60 * 60_000);
 }
-
-/** The merchant-webhook event types of refunds (CONTRACT §10). */
-export type RefundEventType = "refund.created" | "refund.succeeded" | "refund.failed";
-
-/**
- * THE place where refund events are recorded for merchant webhooks (CONTRACT §10): every refund change calls
- * it inside the write that makes the change (`refund.created` in `create`, `refund.succeeded` /
- * `refund.failed` in `applyPspRefund`), with the refund and the payment row as committed by that write. It
- * records nothing yet; the merchant-webhooks outbox writes its event and deliveries here, through `tx`, so
- * they commit (or roll back) with the change.
- */
-export function* recordRefundEvent(
-  _tx: PaymentWrites,
-  _type: RefundEventType,
-  _refund: Refund,
-  _payment: PaymentRecord,
-): Generator<unknown, void, unknown> {}
 
 /** What a PSP reported about one of our refunds (a PUT's answer, a GET, a callback's `devolucoes[]`). */
 export interface RefundReport {
@@ -77,6 +61,13 @@ export interface RefundServiceDeps {
   onError?: (err: unknown) => void;
   /** A send (or check) that did not reach the PSP and will be tried again after `delayMs`. */
   onRetry?: (refundId: string, error: string, delayMs: number) => void;
+  /**
+   * Records the merchant-webhook events of refunds (`refund.created` in `create`, `refund.succeeded` /
+   * `refund.failed` when one settles) inside the write that makes the change.
+   */
+  webhookEvents: WebhookEventRecorder;
+  /** Told after a commit that recorded merchant-webhook events (it wakes the dispatcher). */
+  onWebhookEvents?: () => void;
 }
 
 /**
@@ -85,7 +76,7 @@ export interface RefundServiceDeps {
  * sends it after the commit, outside any write, and records each answer in a write of its own.
  */
 export function createRefundService(deps: RefundServiceDeps) {
-  const { repo, clock, ids, bus, psp } = deps;
+  const { repo, clock, ids, bus, psp, webhookEvents } = deps;
   const onError = deps.onError ?? ((err: unknown) => console.error(err));
 
   /**
@@ -120,10 +111,11 @@ export function createRefundService(deps: RefundServiceDeps) {
       } else {
         payment = yield* tx.releaseRefund(refund.paymentId, refund.amountCents);
       }
-      yield* recordRefundEvent(tx, refunded ? "refund.succeeded" : "refund.failed", settled, payment);
+      yield* webhookEvents.record(tx, refunded ? "refund.succeeded" : "refund.failed", now, payment, settled);
       return { settled, payment };
     });
     if (!result) return null;
+    deps.onWebhookEvents?.();
     if (refunded) bus.publish({ bankPaymentId: result.payment.bankPaymentId });
     return result.settled;
   }
@@ -183,10 +175,13 @@ export function createRefundService(deps: RefundServiceDeps) {
         const reserved = yield* tx.reserveRefund(payment.id, input.amountCents);
         if (!reserved) throw RefundExceeds();
         yield* tx.queueRefundSend({ refundId: refund.id, nextAttemptAt: now });
-        yield* recordRefundEvent(tx, "refund.created", refund, reserved);
+        yield* webhookEvents.record(tx, "refund.created", now, reserved, refund);
         return { refund, created: true };
       });
-      if (result.created) sender.kick();
+      if (result.created) {
+        sender.kick();
+        deps.onWebhookEvents?.();
+      }
       return result;
     },
 

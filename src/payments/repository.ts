@@ -1,4 +1,5 @@
 import type { PaymentStatus, ReceivedPix, Refund, RefundStatus, UnmatchedReason } from "./model.ts";
+import type { WebhookReads, WebhookWrites } from "./webhook-repository.ts";
 
 /**
  * The storage port of the payment service. The service's rules are written once, against these
@@ -94,7 +95,7 @@ export interface Step<T> {
 export type WriteFn<T> = (tx: PaymentWrites) => Step<T>;
 
 /** What a write may do. Everything done through one `PaymentWrites` commits together or not at all. */
-export interface PaymentWrites {
+export interface PaymentWrites extends WebhookWrites {
   findById(id: number): Step<PaymentRecord | undefined>;
   findByBankPaymentId(bankPaymentId: string): Step<PaymentRecord | undefined>;
   insertPayment(payment: NewPayment): Step<PaymentRecord>;
@@ -204,7 +205,7 @@ export interface PaymentWrites {
  * the start when the database reports a conflict with a concurrent write (PostgreSQL's unique-key and
  * serialization failures), and the SQLite adapter group-commits the writes of one event-loop turn.
  */
-export interface PaymentRepository {
+export interface PaymentRepository extends WebhookReads {
   findById(id: number): Promise<PaymentRecord | undefined>;
   findByBankPaymentId(bankPaymentId: string): Promise<PaymentRecord | undefined>;
   /** Newest first (by id), rows with id < `before`, filtered by effective status at `now`. */

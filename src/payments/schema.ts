@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { END_TO_END_ID, pixCallbackSchema } from "../pix/api-pix.ts";
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/events.ts";
+import { MAX_DELIVERY_PAGE } from "./merchant-webhooks.ts";
 import { MAX_PAGE_SIZE, ORDER_LIMITS } from "./model.ts";
 import { MAX_CENTS, reaisToCents } from "./money.ts";
 
@@ -225,3 +227,83 @@ export type PaymentWire = z.infer<typeof paymentSchema>;
 export type PayerPaymentWire = z.infer<typeof payerPaymentSchema>;
 export type ReceivedPixWire = z.infer<typeof receivedPixSchema>;
 export type RefundWire = z.infer<typeof refundSchema>;
+
+// ------------------------------------------------------------------------------ merchant webhooks (§10)
+
+const webhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES);
+
+/** A merchant webhook endpoint (CONTRACT §10); never its secret. */
+export const webhookEndpointSchema = z
+  .object({
+    id: z.string().meta({ description: "we_ + 32 hex digits" }),
+    url: z.string().meta({ format: "uri" }),
+    events: z.array(webhookEventTypeSchema).meta({ description: "The event types sent to it; empty: all" }),
+    description: z.string().nullable(),
+    enabled: z.boolean().meta({ description: "false once it answered 410 Gone: nothing more is sent to it" }),
+    created_at: z.string().meta({ format: "date-time" }),
+  })
+  .meta({ id: "WebhookEndpoint" });
+
+/** One event's delivery to one endpoint, with its attempts so far. */
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string().meta({ description: "wd_ + 32 hex digits" }),
+    event_id: z.string().meta({ description: "evt_ + 32 hex digits: the webhook-id header of every attempt" }),
+    event_type: webhookEventTypeSchema,
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.number().int(),
+    last_status_code: z.number().int().nullable().meta({ description: "The receiver's last HTTP status" }),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.string().nullable().meta({ format: "date-time", description: "null unless pending" }),
+    created_at: z.string().meta({ format: "date-time" }),
+    delivered_at: z.string().nullable().meta({ format: "date-time" }),
+  })
+  .meta({ id: "WebhookDelivery" });
+
+const endpointId = z.string().min(1).max(100);
+
+export const createWebhookEndpointInput = z.strictObject({
+  url: z
+    .string()
+    .max(2048)
+    .meta({ format: "uri", description: "https in production, and not a loopback, private or link-local address" }),
+  events: z
+    .array(z.string().max(100))
+    .max(WEBHOOK_EVENT_TYPES.length * 4)
+    .optional()
+    .meta({
+      description: `Event types to send (${WEBHOOK_EVENT_TYPES.join(", ")}); omitted or empty: all`,
+    }),
+  description: z.string().min(1).max(200).nullish(),
+});
+export const createWebhookEndpointOutput = z.object({
+  endpoint: webhookEndpointSchema,
+  secret: z.string().meta({ description: "whsec_…: shown here only; verify deliveries with it" }),
+});
+export const webhookEndpointIdInput = z.strictObject({ id: endpointId });
+export const getWebhookEndpointOutput = z.object({ endpoint: webhookEndpointSchema });
+export const listWebhookEndpointsOutput = z.object({ endpoints: z.array(webhookEndpointSchema) });
+export const emptyOutput = z.object({});
+export const rotateSecretOutput = z.object({
+  secret: z.string().meta({ description: "The new whsec_…; the old one also signs for 24 h" }),
+});
+export const listDeliveriesInput = z.strictObject({
+  id: endpointId,
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_DELIVERY_PAGE)
+    .optional()
+    .meta({ description: `1 to ${MAX_DELIVERY_PAGE}, default 20` }),
+  cursor: pageCursor,
+});
+export const listDeliveriesOutput = z.object({
+  deliveries: z.array(webhookDeliverySchema),
+  next_cursor: z.string().nullable(),
+});
+export const retryDeliveryInput = z.strictObject({ id: endpointId, delivery_id: z.string().min(1).max(100) });
+export const retryDeliveryOutput = z.object({ delivery: webhookDeliverySchema });
+
+export type WebhookEndpointWire = z.infer<typeof webhookEndpointSchema>;
+export type WebhookDeliveryWire = z.infer<typeof webhookDeliverySchema>;

@@ -13,6 +13,7 @@ import {
 import type { Bus } from "./events.ts";
 import { DEFAULT_PAGE_SIZE, effectiveStatus, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
 import type { PaymentEventType, PaymentRecord, PaymentRepository } from "./repository.ts";
+import type { WebhookEventRecorder } from "./webhook-events.ts";
 
 /** Idempotency keys and webhook ids are kept at least this long (CONTRACT §4: at least 24 h). */
 export const RETENTION_MS = 48 * 60 * 60 * 1000;
@@ -34,6 +35,10 @@ export interface PaymentServiceDeps {
    * does not come here): the composition root logs it as a domain event.
    */
   onChange?: (change: PaymentChange) => void;
+  /** Records each change's merchant-webhook event inside the change's write. */
+  webhookEvents: WebhookEventRecorder;
+  /** Told after a commit that recorded merchant-webhook events (it wakes the dispatcher). */
+  onWebhookEvents?: () => void;
 }
 
 /** A change of one payment, as the domain-event log records it: what happened and to which payment. */
@@ -107,10 +112,11 @@ export interface PaymentSnapshot {
  * commit.
  */
 export function createPaymentService(deps: PaymentServiceDeps) {
-  const { repo, clock, ids, bus } = deps;
+  const { repo, clock, ids, bus, webhookEvents } = deps;
 
   const announce = (row: PaymentRecord, type: PaymentEventType) => {
     bus.publish({ bankPaymentId: row.bankPaymentId });
+    deps.onWebhookEvents?.();
     deps.onChange?.({ type, paymentId: row.id, bankPaymentId: row.bankPaymentId });
   };
 
@@ -164,6 +170,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           returnUrl: charge.returnUrl,
         });
         yield* tx.insertEvent({ paymentId: row.id, type: "created", at: now });
+        yield* webhookEvents.record(tx, "payment.created", now, row);
         if (input.idempotencyKey !== undefined) {
           yield* tx.insertIdempotencyKey({
             merchant: input.merchant,
@@ -259,6 +266,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           throw PaymentExpired();
         }
         yield* tx.insertEvent({ paymentId: paid.id, type: "paid", at: now });
+        yield* webhookEvents.record(tx, "payment.paid", now, paid);
         if (input.webhookId !== undefined) {
           yield* tx.insertWebhookReceipt({ webhookId: input.webhookId, paymentId: paid.id, receivedAt: now });
         }
@@ -279,7 +287,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       for (;;) {
         const rows = await repo.write(function* (tx) {
           const due = yield* tx.markDueExpired(now, EXPIRY_CHUNK);
-          for (const row of due) yield* tx.insertEvent({ paymentId: row.id, type: "expired", at: now });
+          for (const row of due) {
+            yield* tx.insertEvent({ paymentId: row.id, type: "expired", at: now });
+            yield* webhookEvents.record(tx, "payment.expired", now, row);
+          }
           return due;
         });
         for (const row of rows) {

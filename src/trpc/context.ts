@@ -1,3 +1,4 @@
+import type { MerchantWebhooks } from "../payments/merchant-webhooks.ts";
 import type { ReceivedPixService } from "../payments/received-pix.ts";
 import type { RefundService } from "../payments/refunds.ts";
 import type { PaymentService } from "../payments/service.ts";
@@ -22,6 +23,8 @@ export interface ProcedureDeps {
   /** Received Pix (the PSP's callback) and their ledger. */
   receivedPix: ReceivedPixService;
   refunds: RefundService;
+  /** Merchant webhook endpoints and their deliveries (CONTRACT §10). */
+  webhooks: MerchantWebhooks;
   /** PSP_WEBHOOK_TOKEN: what a PSP that cannot sign sends as `?token=` instead of a signature. */
   pspWebhookToken: string | undefined;
 }
@@ -52,7 +55,18 @@ export type Context = ProcedureDeps & { request: RequestInfo };
 export type CreateContext = (request: RequestInfo) => Context;
 
 export function createContextFactory(deps: ProcedureDeps): CreateContext {
-  const { service, feed, watchBudget, publicUrl, apiKeys, verifyWebhook, receivedPix, refunds, pspWebhookToken } = deps;
+  const {
+    service,
+    feed,
+    watchBudget,
+    publicUrl,
+    apiKeys,
+    verifyWebhook,
+    receivedPix,
+    refunds,
+    webhooks,
+    pspWebhookToken,
+  } = deps;
   return (request) => ({
     service,
     feed,
@@ -62,6 +76,7 @@ export function createContextFactory(deps: ProcedureDeps): CreateContext {
     verifyWebhook,
     receivedPix,
     refunds,
+    webhooks,
     pspWebhookToken,
     request,
   });

@@ -1,26 +1,44 @@
 import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
 import { MESSAGES } from "../messages.ts";
-import { presentPayment, presentPaymentToPayer, presentReceivedPix, presentRefund } from "../payments/present.ts";
+import {
+  presentDelivery,
+  presentPayment,
+  presentPaymentToPayer,
+  presentReceivedPix,
+  presentRefund,
+  presentWebhookEndpoint,
+} from "../payments/present.ts";
 import {
   confirmPaymentInput,
   createPaymentInput,
   createPaymentOutput,
   createRefundInput,
   createRefundOutput,
+  createWebhookEndpointInput,
+  createWebhookEndpointOutput,
+  emptyOutput,
   getPaymentInput,
   getPaymentOutput,
   getPixInput,
   getPixOutput,
+  getWebhookEndpointOutput,
+  listDeliveriesInput,
+  listDeliveriesOutput,
   listPaymentsInput,
   listPaymentsOutput,
   listPixInput,
   listPixOutput,
   listRefundsInput,
   listRefundsOutput,
+  listWebhookEndpointsOutput,
   messageOutput,
   pixNotificationInput,
+  retryDeliveryInput,
+  retryDeliveryOutput,
+  rotateSecretOutput,
   watchPaymentInput,
+  webhookEndpointIdInput,
 } from "../payments/schema.ts";
 import type { PaymentState } from "../realtime/feed.ts";
 import type { Context } from "./context.ts";
@@ -192,7 +210,80 @@ export const refundsRouter = router({
     .query(async ({ ctx, input }) => ({ refunds: (await ctx.refunds.list(input.payment_id)).map(presentRefund) })),
 });
 
-export const appRouter = router({ payments: paymentsRouter, pix: pixRouter, refunds: refundsRouter });
+/** "Invalid webhook URL" / "Invalid event type" / "Invalid description" for a bad endpoint (CONTRACT §10). */
+function endpointInputMessage(issues: InputIssue[]): string {
+  const field = issues[0]?.path[0];
+  if (field === "url") return "Invalid webhook URL";
+  if (field === "events") return "Invalid event type";
+  if (field === "description") return "Invalid description";
+  return "Invalid value";
+}
+
+/** "Invalid limit" / "Invalid cursor" / "Unknown query parameter: x" for the delivery log's query. */
+function deliveriesInputMessage(issues: InputIssue[]): string {
+  return listFilterMessage(issues);
+}
+
+/** Merchant webhook endpoints and their delivery log (CONTRACT §10). */
+export const webhooksRouter = router({
+  create: merchantProcedure
+    .meta({ invalidInput: endpointInputMessage })
+    .input(createWebhookEndpointInput)
+    .output(createWebhookEndpointOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { endpoint, secret } = await ctx.webhooks.create(input);
+      return { endpoint: presentWebhookEndpoint(endpoint), secret };
+    }),
+
+  list: merchantProcedure
+    .output(listWebhookEndpointsOutput)
+    .query(async ({ ctx }) => ({ endpoints: (await ctx.webhooks.list()).map(presentWebhookEndpoint) })),
+
+  get: merchantProcedure
+    .meta({ invalidInput: "Webhook endpoint not found" })
+    .input(webhookEndpointIdInput)
+    .output(getWebhookEndpointOutput)
+    .query(async ({ ctx, input }) => ({ endpoint: presentWebhookEndpoint(await ctx.webhooks.get(input.id)) })),
+
+  delete: merchantProcedure
+    .meta({ invalidInput: "Webhook endpoint not found" })
+    .input(webhookEndpointIdInput)
+    .output(emptyOutput)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.webhooks.delete(input.id);
+      return {};
+    }),
+
+  rotateSecret: merchantProcedure
+    .meta({ invalidInput: "Webhook endpoint not found" })
+    .input(webhookEndpointIdInput)
+    .output(rotateSecretOutput)
+    .mutation(({ ctx, input }) => ctx.webhooks.rotateSecret(input.id)),
+
+  deliveries: merchantProcedure
+    .meta({ invalidInput: deliveriesInputMessage })
+    .input(listDeliveriesInput)
+    .output(listDeliveriesOutput)
+    .query(async ({ ctx, input }) => {
+      const page = await ctx.webhooks.deliveries(input.id, input);
+      return { deliveries: page.deliveries.map(presentDelivery), next_cursor: page.nextCursor };
+    }),
+
+  retry: merchantProcedure
+    .meta({ invalidInput: "Delivery not found" })
+    .input(retryDeliveryInput)
+    .output(retryDeliveryOutput)
+    .mutation(async ({ ctx, input }) => ({
+      delivery: presentDelivery(await ctx.webhooks.retry(input.id, input.delivery_id)),
+    })),
+});
+
+export const appRouter = router({
+  payments: paymentsRouter,
+  pix: pixRouter,
+  refunds: refundsRouter,
+  webhooks: webhooksRouter,
+});
 
 /** The router's type, for clients: `import type { AppRouter }`. */
 export type AppRouter = typeof appRouter;

@@ -23,6 +23,7 @@ import {
   refunds,
   webhookDeliveries,
 } from "./schema.ts";
+import { createPostgresWebhookStore } from "./webhook-store.ts";
 
 const p = sql.placeholder;
 
@@ -589,7 +590,16 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
   };
 
   /** The steps of a write, on its transaction's connection. */
+  const webhooks = createPostgresWebhookStore(pool);
+  const webhookReads = Object.fromEntries(
+    Object.entries(webhooks.reads).map(([name, f]) => [
+      name,
+      (...args: unknown[]) => guarded(() => (f as (...a: unknown[]) => Promise<unknown>)(...args)),
+    ]),
+  ) as unknown as typeof webhooks.reads;
+
   const writesOn = (tx: Runner): PaymentWrites => ({
+    ...webhooks.writesOn(tx),
     findById: (id) => query(() => first(byId(tx, { id }))),
     findByBankPaymentId: (bankPaymentId) => query(() => first(byBankId(tx, { bankPaymentId }))),
     insertPayment: (v) =>
@@ -649,6 +659,7 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
   });
 
   return {
+    ...webhookReads,
     findById: (id) => guarded(() => first(byId(pool, { id }))),
     findByBankPaymentId: (bankPaymentId) => guarded(() => first(byBankId(pool, { bankPaymentId }))),
     list: (filter, v) => guarded(async () => (await pages[filter]<RawPaymentRow>(pool, v)).map(toRecord)),

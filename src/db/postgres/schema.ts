@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, check, index, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, check, index, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { TXID_OF_BANK_PAYMENT_ID } from "../txid.ts";
 
 /**
@@ -181,4 +181,66 @@ export const refundIdempotencyKeys = pgTable(
     createdAt: millis("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.merchant, t.key] }), index("refund_idempotency_keys_created_idx").on(t.createdAt)],
+);
+
+/** Merchant webhook endpoints (CONTRACT §10). Secrets are sealed (AES-256-GCM), never stored in the clear. */
+export const webhookEndpoints = pgTable("webhook_endpoints", {
+  /** Orders the list (ids are random). */
+  seq: bigserial("seq", { mode: "number" }).primaryKey(),
+  id: text("id").notNull().unique(),
+  url: text("url").notNull(),
+  /** JSON array of event types; `[]` is every type. */
+  events: text("events").notNull(),
+  description: text("description"),
+  enabled: boolean("enabled").notNull().default(true),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretUntil: millis("previous_secret_until"),
+  createdAt: millis("created_at").notNull(),
+});
+
+/** Events to send to merchants: the body of every delivery of the event, as first written. */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    createdAt: millis("created_at").notNull(),
+  },
+  (t) => [index("webhook_events_created_idx").on(t.createdAt)],
+);
+
+/**
+ * The merchant-webhook outbox: one delivery per event and endpoint, written in the same transaction as the
+ * change. Dispatchers claim due rows with a lease (FOR UPDATE SKIP LOCKED), as the refund outbox.
+ */
+export const endpointDeliveries = pgTable(
+  "endpoint_deliveries",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull().unique(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => webhookEvents.id),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    lastStatusCode: bigint("last_status_code", { mode: "number" }),
+    lastError: text("last_error"),
+    /** When a pending delivery is due; null once delivered or failed. */
+    nextAttemptAt: millis("next_attempt_at"),
+    leaseUntil: millis("lease_until").notNull().default(0),
+    leaseToken: text("lease_token"),
+    createdAt: millis("created_at").notNull(),
+    deliveredAt: millis("delivered_at"),
+  },
+  (t) => [
+    index("endpoint_deliveries_endpoint_idx").on(t.endpointId, t.seq),
+    index("endpoint_deliveries_due_idx").on(t.nextAttemptAt),
+    index("endpoint_deliveries_event_idx").on(t.eventId),
+    index("endpoint_deliveries_delivered_idx").on(t.deliveredAt),
+  ],
 );

@@ -24,6 +24,7 @@ import {
   refunds,
   webhookDeliveries,
 } from "./schema.ts";
+import { createSqliteWebhookStore } from "./webhook-store.ts";
 import { createWriteBatcher } from "./write-batch.ts";
 
 const p = sql.placeholder;
@@ -587,7 +588,10 @@ export function createSqlitePaymentRepository(
     return r && toRefund(r);
   };
 
+  const webhooks = createSqliteWebhookStore(db);
+
   const tx: PaymentWrites = {
+    ...webhooks.writes,
     findById: (id) => done(findById(id)),
     findByBankPaymentId: (bankPaymentId) => done(findByBankPaymentId(bankPaymentId)),
     insertPayment: (v) =>
@@ -693,7 +697,15 @@ export function createSqlitePaymentRepository(
     }
   };
 
+  const webhookReads = Object.fromEntries(
+    Object.entries(webhooks.reads).map(([name, f]) => [
+      name,
+      (...args: unknown[]) => (f as (...a: unknown[]) => Promise<unknown>)(...args).catch(unavailable),
+    ]),
+  ) as unknown as typeof webhooks.reads;
+
   return {
+    ...webhookReads,
     findById: (id) => read(() => findById(id)),
     findByBankPaymentId: (bankPaymentId) => read(() => findByBankPaymentId(bankPaymentId)),
     list: (filter, v) => read(() => pages[filter].all<RawPaymentRow>(v).map(toRecord)),

@@ -174,5 +174,67 @@ export const refundIdempotencyKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.merchant, t.key] }), index("refund_idempotency_keys_created_idx").on(t.createdAt)],
 );
 
+/** Merchant webhook endpoints (CONTRACT §10). Secrets are sealed (AES-256-GCM), never stored in the clear. */
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  /** Orders the list (ids are random). */
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  id: text("id").notNull().unique(),
+  url: text("url").notNull(),
+  /** JSON array of event types; `[]` is every type. */
+  events: text("events").notNull(),
+  description: text("description"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretUntil: integer("previous_secret_until"),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** Events to send to merchants: the body of every delivery of the event, as first written. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_events_created_idx").on(t.createdAt)],
+);
+
+/**
+ * The merchant-webhook outbox: one delivery per event and endpoint, written in the same transaction as the
+ * change. Dispatchers claim due rows with a lease, as the refund outbox.
+ */
+export const endpointDeliveries = sqliteTable(
+  "endpoint_deliveries",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => webhookEvents.id),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    /** When a pending delivery is due; null once delivered or failed. */
+    nextAttemptAt: integer("next_attempt_at"),
+    leaseUntil: integer("lease_until").notNull().default(0),
+    leaseToken: text("lease_token"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [
+    index("endpoint_deliveries_endpoint_idx").on(t.endpointId, t.seq),
+    index("endpoint_deliveries_due_idx").on(t.nextAttemptAt),
+    index("endpoint_deliveries_event_idx").on(t.eventId),
+    index("endpoint_deliveries_delivered_idx").on(t.deliveredAt),
+  ],
+);
+
 export type PaymentRow = typeof payments.$inferSelect;
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;

@@ -1,0 +1,296 @@
+import type { SQL } from "bun";
+import type { Step } from "../../payments/repository.ts";
+import type {
+  DeliveryRecord,
+  DeliveryWork,
+  WebhookEndpointRecord,
+  WebhookReads,
+  WebhookWrites,
+} from "../../payments/webhook-repository.ts";
+import type { WebhookEventType } from "../../webhooks/events.ts";
+
+/** What runs a statement: the pool, or one transaction's connection. */
+type Runner = Pick<SQL, "unsafe">;
+
+/** A step that waits for one query: the write's generator yields the promise and is resumed with its result. */
+function* query<T>(run: () => Promise<T>): Generator<unknown, T, unknown> {
+  return (yield run()) as T;
+}
+
+interface RawEndpointRow {
+  id: string;
+  url: string;
+  events: string;
+  description: string | null;
+  enabled: boolean;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: string | null;
+  created_at: string;
+}
+
+interface RawDeliveryRow {
+  seq: string;
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: WebhookEventType;
+  status: DeliveryRecord["status"];
+  attempts: string;
+  last_status_code: string | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+const num = (v: string | number | null) => (v === null ? null : Number(v));
+
+const toEndpoint = (r: RawEndpointRow): WebhookEndpointRecord => ({
+  id: r.id,
+  url: r.url,
+  events: JSON.parse(r.events) as WebhookEventType[],
+  description: r.description,
+  enabled: r.enabled,
+  sealedSecret: r.secret,
+  sealedPreviousSecret: r.previous_secret,
+  previousSecretUntil: num(r.previous_secret_until),
+  createdAt: Number(r.created_at),
+});
+
+const toDelivery = (r: RawDeliveryRow): DeliveryRecord => ({
+  seq: Number(r.seq),
+  id: r.id,
+  endpointId: r.endpoint_id,
+  eventId: r.event_id,
+  eventType: r.event_type,
+  status: r.status,
+  attempts: Number(r.attempts),
+  lastStatusCode: num(r.last_status_code),
+  lastError: r.last_error,
+  nextAttemptAt: num(r.next_attempt_at),
+  createdAt: Number(r.created_at),
+  deliveredAt: num(r.delivered_at),
+});
+
+/** Endpoints an event of the type in parameter `$n` goes to (the filter is a JSON array; `[]` takes all). */
+const matching = (n: number, alias = "webhook_endpoints") =>
+  `${alias}.enabled AND (${alias}.events = '[]' OR strpos(${alias}.events, '"' || $${n}::text || '"') > 0)`;
+const ENDPOINT_COLUMNS =
+  "id, url, events, description, enabled, secret, previous_secret, previous_secret_until, created_at";
+const DELIVERY_COLUMNS =
+  "d.seq, d.id, d.endpoint_id, d.event_id, ev.type AS event_type, d.status, d.attempts, d.last_status_code, " +
+  "d.last_error, d.next_attempt_at, d.created_at, d.delivered_at";
+
+/**
+ * The PostgreSQL half of the merchant-webhook outbox. An event and its deliveries are one statement (a CTE),
+ * and a claim takes due rows FOR UPDATE SKIP LOCKED, so instances claiming at once never take the same row.
+ */
+export function createPostgresWebhookStore(pool: SQL): {
+  writesOn: (tx: Runner) => WebhookWrites;
+  reads: WebhookReads;
+} {
+  const rows = <T>(runner: Runner, text: string, params: unknown[]) => runner.unsafe(text, params) as Promise<T[]>;
+
+  const recordEvent = `
+    WITH ev AS (
+      INSERT INTO webhook_events (id, type, payload, created_at)
+      SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE ${matching(2)})
+      RETURNING id
+    ), queued AS (
+      INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+      SELECT 'wd_' || replace(gen_random_uuid()::text, '-', ''), e.id, ev.id, 'pending', 0, $5, $4
+      FROM webhook_endpoints e, ev WHERE ${matching(2, "e")}
+      RETURNING 1
+    )
+    SELECT count(*) AS n FROM queued`;
+
+  const claim = `
+    WITH candidates AS (
+      SELECT d.seq, d.endpoint_id, d.next_attempt_at FROM endpoint_deliveries d
+      JOIN webhook_endpoints e ON e.id = d.endpoint_id
+      WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND d.lease_until <= $1 AND e.enabled
+        AND d.endpoint_id NOT IN (SELECT jsonb_array_elements_text($4::jsonb))
+      ORDER BY d.next_attempt_at, d.seq
+      LIMIT $6
+      FOR UPDATE OF d SKIP LOCKED
+    ), picked AS (
+      SELECT seq FROM (
+        SELECT seq, next_attempt_at,
+               row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, seq) AS rank
+        FROM candidates
+      ) ranked WHERE rank <= $5 ORDER BY next_attempt_at, seq LIMIT $7
+    )
+    UPDATE endpoint_deliveries SET lease_until = $2, lease_token = $3
+    FROM picked WHERE endpoint_deliveries.seq = picked.seq
+    RETURNING endpoint_deliveries.id`;
+
+  const writesOn = (tx: Runner): WebhookWrites => ({
+    recordWebhookEvent: (e) =>
+      query(async () => {
+        const [r] = await rows<{ n: string }>(tx, recordEvent, [e.id, e.type, e.payload, e.createdAt, e.dueAt]);
+        return Number(r?.n ?? 0);
+      }),
+    insertWebhookEndpoint: (e) =>
+      query(async () => {
+        const [r] = await rows<RawEndpointRow>(
+          tx,
+          `INSERT INTO webhook_endpoints (id, url, events, description, enabled, secret, created_at)
+           VALUES ($1, $2, $3, $4, true, $5, $6) RETURNING ${ENDPOINT_COLUMNS}`,
+          [e.id, e.url, JSON.stringify(e.events), e.description, e.sealedSecret, e.createdAt],
+        );
+        return toEndpoint(r!);
+      }),
+    deleteWebhookEndpoint: (id) =>
+      query(async () => {
+        await rows(tx, "DELETE FROM endpoint_deliveries WHERE endpoint_id = $1", [id]);
+        return (await rows(tx, "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING id", [id])).length === 1;
+      }),
+    rotateWebhookSecret: (id, s) =>
+      query(async () => {
+        const [r] = await rows<RawEndpointRow>(
+          tx,
+          `UPDATE webhook_endpoints SET secret = $2, previous_secret = $3, previous_secret_until = $4
+           WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
+          [id, s.sealedSecret, s.sealedPreviousSecret, s.previousUntil],
+        );
+        return r && toEndpoint(r);
+      }),
+    disableWebhookEndpoint: (id, error, at) =>
+      query(async () => {
+        await rows(tx, "UPDATE webhook_endpoints SET enabled = false WHERE id = $1", [id]);
+        await rows(
+          tx,
+          `UPDATE endpoint_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $2
+           WHERE endpoint_id = $1 AND status = 'pending' AND lease_until <= $3`,
+          [id, error, at],
+        );
+      }),
+    claimDeliveries: (c) =>
+      query(async () => {
+        const claimed = await rows<{ id: string }>(tx, claim, [
+          c.now,
+          c.leaseUntil,
+          c.token,
+          JSON.stringify(c.busyEndpoints),
+          c.perEndpoint,
+          c.limit * Math.max(1, c.perEndpoint),
+          c.limit,
+        ]);
+        return claimed.map((r) => r.id);
+      }),
+    recordDeliveryAttempt: (o) =>
+      query(async () => {
+        const updated = await rows(
+          tx,
+          `UPDATE endpoint_deliveries SET status = $3, attempts = $4, last_status_code = $5, last_error = $6,
+             next_attempt_at = $7, lease_until = 0, lease_token = NULL,
+             delivered_at = CASE WHEN $3 = 'delivered' THEN $8 ELSE delivered_at END
+           WHERE id = $1 AND lease_token = $2 RETURNING id`,
+          [o.id, o.token, o.status, o.attempts, o.statusCode, o.error, o.nextAttemptAt, o.at],
+        );
+        return updated.length === 1;
+      }),
+    retryDelivery: (endpointId, deliveryId, now) =>
+      query(async () => {
+        const changed = await rows(
+          tx,
+          `UPDATE endpoint_deliveries SET status = 'pending', next_attempt_at = $3
+           WHERE id = $2 AND endpoint_id = $1 RETURNING id`,
+          [endpointId, deliveryId, now],
+        );
+        if (changed.length === 0) return undefined;
+        await rows(tx, "UPDATE webhook_endpoints SET enabled = true WHERE id = $1", [endpointId]);
+        const [r] = await rows<RawDeliveryRow>(
+          tx,
+          `SELECT ${DELIVERY_COLUMNS} FROM endpoint_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+           WHERE d.id = $1`,
+          [deliveryId],
+        );
+        return toDelivery(r!);
+      }),
+    pruneWebhooks: (before) =>
+      query(async () => {
+        await rows(tx, "DELETE FROM endpoint_deliveries WHERE status = 'delivered' AND delivered_at < $1", [before]);
+        await rows(
+          tx,
+          `DELETE FROM webhook_events ev WHERE ev.created_at < $1
+           AND NOT EXISTS (SELECT 1 FROM endpoint_deliveries d WHERE d.event_id = ev.id)`,
+          [before],
+        );
+      }),
+  });
+
+  const reads: WebhookReads = {
+    listWebhookEndpoints: async () =>
+      (await rows<RawEndpointRow>(pool, `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY seq`, [])).map(
+        toEndpoint,
+      ),
+    findWebhookEndpoint: async (id) => {
+      const [r] = await rows<RawEndpointRow>(pool, `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1`, [
+        id,
+      ]);
+      return r && toEndpoint(r);
+    },
+    countWebhookEndpoints: async () =>
+      Number((await rows<{ n: string }>(pool, "SELECT count(*) AS n FROM webhook_endpoints", []))[0]!.n),
+    listDeliveries: async (endpointId, page) =>
+      (
+        await rows<RawDeliveryRow>(
+          pool,
+          `SELECT ${DELIVERY_COLUMNS} FROM endpoint_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+           WHERE d.endpoint_id = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3`,
+          [endpointId, page.before, page.limit],
+        )
+      ).map(toDelivery),
+    deliveryWork: async (ids) => {
+      const found = await rows<
+        RawEndpointRow & {
+          delivery_id: string;
+          attempts: string;
+          event_id: string;
+          event_type: WebhookEventType;
+          payload: string;
+        }
+      >(
+        pool,
+        `SELECT d.id AS delivery_id, d.attempts, d.event_id, ev.type AS event_type, ev.payload,
+                e.id, e.url, e.events, e.description, e.enabled, e.secret, e.previous_secret,
+                e.previous_secret_until, e.created_at
+         FROM endpoint_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+           JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.id IN (SELECT jsonb_array_elements_text($1::jsonb))`,
+        [JSON.stringify(ids)],
+      );
+      return found.map(
+        (r): DeliveryWork => ({
+          id: r.delivery_id,
+          attempts: Number(r.attempts),
+          eventId: r.event_id,
+          eventType: r.event_type,
+          payload: r.payload,
+          endpoint: toEndpoint(r),
+        }),
+      );
+    },
+    hasDueDeliveries: async (now) =>
+      (
+        await rows(
+          pool,
+          `SELECT 1 FROM endpoint_deliveries WHERE next_attempt_at <= $1 AND status = 'pending'
+           AND lease_until <= $1 LIMIT 1`,
+          [now],
+        )
+      ).length > 0,
+    deliveryQueue: async (now) => {
+      const [r] = await rows<{ pending: string; oldest: string | null }>(
+        pool,
+        `SELECT count(*) AS pending, min(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) AS oldest
+         FROM endpoint_deliveries WHERE status = 'pending'`,
+        [now],
+      );
+      return { pending: Number(r!.pending), oldestDueAt: num(r!.oldest) };
+    },
+  };
+  return { writesOn, reads };
+}
