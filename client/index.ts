@@ -17,6 +17,20 @@ import {
 import { EventSource as EventSourcePolyfill } from "eventsource";
 import type { AppRouter } from "../src/trpc/router.ts";
 
+/**
+ * The merchant-webhook events (CONTRACT §10), as types only: `constructWebhookEvent`, which checks a
+ * delivery's signature, is in `@pix-payment-api/client/webhooks` (it needs node:crypto; this entry runs in browsers).
+ */
+export type {
+  PaymentWebhookEvent,
+  PaymentWebhookEventType,
+  RefundWebhookEvent,
+  RefundWebhookEventType,
+  WebhookEvent,
+  WebhookEventType,
+  WebhookPayment,
+  WebhookRefund,
+} from "../src/webhooks/events.ts";
 export type { AppRouter };
 /** What a failed call rejects with (`err.message` is the service's message, `err.data.httpStatus` its status). */
 export { TRPCClientError };

@@ -3,10 +3,11 @@
  * come from, is copied out of the checkout and built there (`npm ci` runs its prepare); `npm pack` makes the
  * tarball; a separate project with a strict tsconfig, Node's types and no Bun types installs it from the
  * registry's way (the tarball), type-checks a script that uses create/get/list/watch, and runs it under
- * Node.js 20 and under Bun against a real server process, watching over SSE and WebSocket.
+ * Node.js 20 and under Bun against a real server process, watching over SSE and WebSocket. A merchant's
+ * webhook receiver imports `@pix-payment-api/client/webhooks` (constructWebhookEvent) from the same install.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   BUN,
@@ -132,15 +133,36 @@ describe("the packed client", () => {
         tsSpecifier: false,
       });
     }
-    const js = readFileSync(join(installed, "dist/index.js"), "utf8");
-    const imports = [...js.matchAll(/^\s*import\b[^;]*?\bfrom\s*["']([^"']+)["']/gm)].map((m) => m[1]).sort();
-    expect(imports).toEqual(["@trpc/client", "eventsource"]);
+    const importsOf = (file: string) =>
+      [
+        ...readFileSync(join(installed, file), "utf8").matchAll(
+          /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']/gm,
+        ),
+      ]
+        .map((m) => m[1])
+        .sort();
+    expect(importsOf("dist/index.js")).toEqual(["@trpc/client", "eventsource"]);
+    // The webhooks entry: its own file, and the event names of src/webhooks/events.ts, which import nothing.
+    expect(packed).toContain("dist/webhooks.js");
+    expect(packed).toContain("dist/webhooks.d.ts");
+    expect(packed.filter((f) => f.startsWith("dist/lib/")).sort()).toEqual([
+      "dist/lib/client/webhooks.js",
+      "dist/lib/src/webhooks/events.js",
+    ]);
+    expect(importsOf("dist/webhooks.js")).toEqual(["./lib/client/webhooks.js"]);
+    expect(importsOf("dist/lib/client/webhooks.js")).toEqual(["../src/webhooks/events.js", "node:crypto"]);
+    expect(importsOf("dist/lib/src/webhooks/events.js")).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
     expect(manifest.name).toBe("@pix-payment-api/client");
     expect(manifest.exports["."]).toEqual({
       types: "./dist/index.d.ts",
       import: "./dist/index.js",
       default: "./dist/index.js",
+    });
+    expect(manifest.exports["./webhooks"]).toEqual({
+      types: "./dist/webhooks.d.ts",
+      import: "./dist/webhooks.js",
+      default: "./dist/webhooks.js",
     });
     expect(Object.keys(manifest.dependencies).sort()).toEqual(["@trpc/client", "@trpc/server", "eventsource"]);
     expect(manifest.peerDependenciesMeta.ws.optional).toBe(true);
@@ -171,6 +193,53 @@ describe("the packed client", () => {
     expect(r.stdout).toContain("probe.ts(3,");
     expect(r.stdout).toContain("Type 'number' is not assignable to type 'string'");
   });
+});
+
+/** A merchant's webhook receiver, as another project writes it (see the file). */
+const RECEIVER = readFileSync(join(FIXTURE, "receiver.ts"), "utf8");
+
+const RECEIVER_EXPECTED = [
+  "payment.paid paid",
+  "payment.paid paid",
+  "refused: No matching signature",
+  "refused: Webhook timestamp too old",
+  "refund.succeeded rf1 refunded of 7",
+  "refund.succeeded rf1 refunded of 7",
+  "refused: No matching signature",
+  "refused: Webhook timestamp too old",
+];
+
+describe("the installed client's webhooks entry (@pix-payment-api/client/webhooks)", () => {
+  test("a strict tsc compiles a receiver narrowing the WebhookEvent union, which runs under Node.js 20+ and Bun", async () => {
+    writeFileSync(join(consumer, "receiver.ts"), RECEIVER);
+    writeFileSync(
+      join(consumer, "tsconfig.receiver.json"),
+      JSON.stringify({ extends: "./tsconfig.json", files: ["receiver.ts"] }),
+    );
+    const tsc = await run([join(consumer, "node_modules/.bin/tsc"), "-p", "tsconfig.receiver.json"], consumer);
+    expect({ code: tsc.code, output: tsc.stdout + tsc.stderr }).toEqual({ code: 0, output: "" });
+    // Node resolves the subpath through the exports map, as ESM (the consumer is "type": "module").
+    const onNode = await run([node, "out/receiver.js"], consumer);
+    expect({ code: onNode.code, stderr: onNode.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(onNode.stdout)).toEqual(RECEIVER_EXPECTED);
+    const onBun = await run([BUN, "receiver.ts"], consumer);
+    expect({ code: onBun.code, stderr: onBun.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(onBun.stdout)).toEqual(RECEIVER_EXPECTED);
+  }, 30_000);
+
+  test("without the ts-expect-error, reading data.refund of a payment event is a type error", async () => {
+    writeFileSync(
+      join(consumer, "receiver-probe.ts"),
+      RECEIVER.replace("      // @ts-expect-error a payment event carries no refund\n", ""),
+    );
+    writeFileSync(
+      join(consumer, "tsconfig.receiver-probe.json"),
+      JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { noEmit: true }, files: ["receiver-probe.ts"] }),
+    );
+    const r = await run([join(consumer, "node_modules/.bin/tsc"), "-p", "tsconfig.receiver-probe.json"], consumer);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain("Property 'refund' does not exist");
+  }, 30_000);
 });
 
 /** Runs the shop script, confirming the payment once both of its watchers have the pending state. */
