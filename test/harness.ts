@@ -66,6 +66,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** How long the simulated PSP (no PSP_API_URL) takes to settle a refund. */
   simulatedPspSettleMs?: number;
+  /** Resolves merchant webhook hosts (the private-address check) instead of the system resolver. */
+  webhookLookup?: (host: string) => Promise<string[]>;
 }
 
 /** Starts the app in this process on port 0 with fresh storage of the run's backend (test/backend.ts). */
@@ -97,6 +99,7 @@ export function startTestApp(options: TestAppOptions = {}) {
     logger: options.logger ?? pino({ level: "silent" }),
     trpcFastPath: options.trpcFastPath,
     simulatedPspSettleMs: options.simulatedPspSettleMs,
+    webhookLookup: options.webhookLookup,
   });
   const server = Bun.serve({
     ...SERVE_OPTIONS,
@@ -110,6 +113,8 @@ export function startTestApp(options: TestAppOptions = {}) {
   return {
     ...app,
     url,
+    /** The storage port itself, for tests that act as another instance would. */
+    repository: storage.repository,
     /** SQL both dialects understand, `?` placeholders; integers come back as numbers. */
     query: test.query,
     backend: BACKEND,
@@ -119,6 +124,8 @@ export function startTestApp(options: TestAppOptions = {}) {
     databaseUrl,
     async stop() {
       await server.stop(true);
+      app.webhooks.stop();
+      await app.webhooks.idle();
       app.feed.close();
       await storage.close();
       tmp.cleanup();

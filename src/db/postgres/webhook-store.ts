@@ -110,7 +110,7 @@ export function createPostgresWebhookStore(pool: SQL): {
       SELECT d.seq, d.endpoint_id, d.next_attempt_at FROM endpoint_deliveries d
       JOIN webhook_endpoints e ON e.id = d.endpoint_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND d.lease_until <= $1 AND e.enabled
-        AND d.endpoint_id NOT IN (SELECT jsonb_array_elements_text($4::jsonb))
+        AND NOT (d.endpoint_id = ANY (string_to_array($4::text, ',')))
       ORDER BY d.next_attempt_at, d.seq
       LIMIT $6
       FOR UPDATE OF d SKIP LOCKED
@@ -172,7 +172,7 @@ export function createPostgresWebhookStore(pool: SQL): {
           c.now,
           c.leaseUntil,
           c.token,
-          JSON.stringify(c.busyEndpoints),
+          c.busyEndpoints.join(","), // ids are letters, digits and _
           c.perEndpoint,
           c.limit * Math.max(1, c.perEndpoint),
           c.limit,
@@ -259,8 +259,8 @@ export function createPostgresWebhookStore(pool: SQL): {
                 e.previous_secret_until, e.created_at
          FROM endpoint_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
            JOIN webhook_endpoints e ON e.id = d.endpoint_id
-         WHERE d.id IN (SELECT jsonb_array_elements_text($1::jsonb))`,
-        [JSON.stringify(ids)],
+         WHERE d.id = ANY (string_to_array($1::text, ','))`,
+        [ids.join(",")],
       );
       return found.map(
         (r): DeliveryWork => ({
