@@ -44,6 +44,11 @@ describe("GET /openapi.json", () => {
         "/pix/{end_to_end_id}",
         "/readyz",
         "/webhooks/pix",
+        "/webhook-endpoints",
+        "/webhook-endpoints/{id}",
+        "/webhook-endpoints/{id}/rotate-secret",
+        "/webhook-endpoints/{id}/deliveries",
+        "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
       ].sort(),
     );
     expect(Object.keys(doc.paths["/payments"]).sort()).toEqual(["get", "post"]);
@@ -183,7 +188,7 @@ describe("what the document shows of each answer", () => {
     for (const [name, response] of Object.entries(doc.components.responses) as Array<[string, any]>) {
       if (!response.content["application/json"].example) missing.push(`components.responses.${name}`);
     }
-    expect(operations().length).toBe(12);
+    expect(operations().length).toBe(19);
     expect(missing).toEqual([]);
   });
 
