@@ -209,6 +209,9 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
     const now = clock.now();
     if (!(await repo.hasDueDeliveries(now))) return 0;
     const busyEndpoints = [...perEndpoint].filter(([, n]) => n >= deps.concurrency.perEndpoint).map(([id]) => id);
+    // The claim takes up to `perEndpoint` of each endpoint: less what the busiest endpoint still claimable has in
+    // flight here, so no endpoint goes over the bound (a smaller batch for the others until the next pass).
+    const mostInFlight = Math.max(0, ...[...perEndpoint.values()].filter((n) => n < deps.concurrency.perEndpoint));
     const token = ids.uuid();
     const claimed = await repo.write((tx) =>
       tx.claimDeliveries({
@@ -216,7 +219,7 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
         leaseUntil: now + DELIVERY_LEASE_MS,
         token,
         limit: free,
-        perEndpoint: deps.concurrency.perEndpoint,
+        perEndpoint: deps.concurrency.perEndpoint - mostInFlight,
         busyEndpoints,
       }),
     );
