@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Webhook } from "standardwebhooks";
+import { constructWebhookEvent } from "../client/webhooks.ts";
 import { MESSAGES } from "../src/messages.ts";
 import {
   confirmPaymentInput,
@@ -9,6 +11,7 @@ import {
   listPaymentsOutput,
   messageOutput,
 } from "../src/payments/schema.ts";
+import { WEBHOOK_EVENT_TYPES } from "../src/webhooks/events.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 
 let app: TestApp;
@@ -43,6 +46,11 @@ describe("GET /openapi.json", () => {
         "/pix",
         "/pix/{end_to_end_id}",
         "/readyz",
+        "/webhook-endpoints",
+        "/webhook-endpoints/{id}",
+        "/webhook-endpoints/{id}/deliveries",
+        "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+        "/webhook-endpoints/{id}/rotate-secret",
         "/webhooks/pix",
         "/webhook-endpoints",
         "/webhook-endpoints/{id}",
@@ -271,5 +279,43 @@ describe("what the document shows of each answer", () => {
     expect(schemes.webhookSignature.description).toContain("HMAC-SHA256");
     expect(schemes.webhookSignature.description).toContain("whsec_");
     expect(schemes.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+});
+
+describe("the outgoing merchant webhook (§10) is the document's `webhooks` entry", () => {
+  test("a POST with the event body and the three Standard Webhooks headers", () => {
+    expect(Object.keys(doc.webhooks)).toEqual(["merchantEvent"]);
+    const delivery = doc.webhooks.merchantEvent.post;
+    expect(delivery.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual([
+      ["webhook-id", "header", true],
+      ["webhook-timestamp", "header", true],
+      ["webhook-signature", "header", true],
+    ]);
+    expect(delivery.parameters[0].description).toContain("same on every attempt");
+    expect(delivery.parameters[2].description).toContain("space-separated");
+    expect(Object.keys(delivery.responses).sort()).toEqual(["2XX", "410", "default"]);
+
+    const media = delivery.requestBody.content["application/json"];
+    expect(media.schema).toEqual({ $ref: "#/components/schemas/WebhookEvent" });
+    const event = doc.components.schemas.WebhookEvent;
+    expect(event.required).toEqual(["type", "timestamp", "data"]);
+    expect(event.properties.type.enum).toEqual([...WEBHOOK_EVENT_TYPES]);
+    expect(event.properties.data.properties.payment).toEqual({ $ref: "#/components/schemas/Payment" });
+    expect(event.properties.data.properties.refund).toEqual({ $ref: "#/components/schemas/Refund" });
+
+    // The example is an event the client's constructWebhookEvent accepts, with a paid payment of the Payment shape.
+    expect(getPaymentOutput.safeParse({ payment: media.example.data.payment }).success).toBe(true);
+    const body = JSON.stringify(media.example);
+    const secret = `whsec_${Buffer.from("openapi-example-webhook-secret!!").toString("base64")}`;
+    const now = new Date();
+    const headers = {
+      "webhook-id": "evt_example",
+      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": new Webhook(secret).sign("evt_example", now, body),
+    };
+    expect(constructWebhookEvent(body, headers, secret)).toMatchObject({
+      type: "payment.paid",
+      data: { payment: { status: "paid" } },
+    });
   });
 });

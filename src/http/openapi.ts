@@ -9,6 +9,7 @@ import {
   presentWebhookEndpoint,
 } from "../payments/present.ts";
 import { buildBrCode, txidFromUuid } from "../pix/brcode.ts";
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/events.ts";
 import { type RestRoute, restRoutes } from "./rest.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -377,6 +378,56 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: { message } } },
   });
 
+  // CONTRACT §10: what the service POSTs to each merchant webhook endpoint (OpenAPI 3.1 `webhooks`).
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  components.WebhookEvent = {
+    type: "object",
+    description: "A merchant webhook delivery's body: the payment (and, for refund.* events, the refund) at the event",
+    properties: {
+      type: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
+      timestamp: { type: "string", format: "date-time" },
+      data: { type: "object", properties: { payment: ref("Payment"), refund: ref("Refund") }, required: ["payment"] },
+    },
+    required: ["type", "timestamp", "data"],
+  };
+  const deliveryHeaders = {
+    "webhook-id": "The event id (evt_…): the same on every attempt, so deduplicate by it",
+    "webhook-timestamp": "Unix seconds of this attempt",
+    "webhook-signature":
+      'v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"> keyed with the endpoint\'s secret; ' +
+      "for 24 h after a rotation, one per secret, space-separated",
+  };
+  const webhooks = {
+    merchantEvent: {
+      post: {
+        summary: "A merchant webhook delivery (Standard Webhooks), to every endpoint that takes the event's type",
+        parameters: Object.entries(deliveryHeaders).map(([name, description]) => {
+          return { name, in: "header", required: true, description, schema: { type: "string" } };
+        }),
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: ref("WebhookEvent"),
+              example: {
+                type: "payment.paid",
+                timestamp: "2025-04-08T15:16:25.000Z",
+                data: { payment: examplePayment(serverUrl, "paid") },
+              },
+            },
+          },
+        },
+        responses: {
+          "2XX": { description: "Delivered (any 2xx within 10 s)" },
+          "410": { description: "Gone: the endpoint is disabled" },
+          default: {
+            description: "3xx, any other status, a timeout or no connection: retried on WEBHOOK_RETRY_SCHEDULE",
+          },
+        },
+      },
+    },
+  };
+
   return {
     openapi: "3.1.0",
     info: {
@@ -392,6 +443,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     servers: [{ url: serverUrl }],
     security: [],
     paths,
+    webhooks,
     components: {
       schemas: components,
       responses: {
