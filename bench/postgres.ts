@@ -15,7 +15,7 @@ import { runMigrations } from "../src/db/postgres/client.ts";
 import { startPostgres } from "../test/postgres.ts";
 import { startRedis } from "../test/redis.ts";
 import { cpuSeconds, ROOT, type Served, startServer } from "./lib/proc.ts";
-import { merchantOf, type PendingPayment, signature } from "./lib/seed.ts";
+import { type PendingPayment, signature } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { runLoad } from "./lib/wrk.ts";
 

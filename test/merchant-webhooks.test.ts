@@ -92,8 +92,8 @@ describe("endpoints API", () => {
     // Nor in the database as such: it is sealed.
     const rows = await app.query("SELECT secret FROM webhook_endpoints");
     expect(rows).toHaveLength(1);
-    expect(String(rows[0].secret)).not.toContain(secretPart);
-    expect(String(rows[0].secret)).toStartWith("v1.");
+    expect(String(rows[0]!.secret)).not.toContain(secretPart);
+    expect(String(rows[0]!.secret)).toStartWith("v1.");
   });
 
   test("bad input: invalid URL, event type or description → 400 with the contract's message; no key → 401", async () => {

@@ -3,18 +3,8 @@
  * validated with the contract's messages, stored, returned, part of idempotency, kept from payers' channels.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { createPaymentClient, createPaymentWatchClient, TRPCClientError } from "../client/index.ts";
-import {
-  merchantHeaders,
-  openSocket,
-  startTestApp,
-  TEST_API_KEY,
-  type TestApp,
-  tempDir,
-  waitUntil,
-  wsUrl,
-} from "./harness.ts";
+import { merchantHeaders, openSocket, startTestApp, TEST_API_KEY, type TestApp, waitUntil, wsUrl } from "./harness.ts";
 
 const ORDER = {
   description: "Pedido #1234 · 2 pães de queijo",

@@ -12,13 +12,7 @@ import {
 import type { Bus } from "./events.ts";
 import { REFUND_WINDOW_MS, type Refund } from "./model.ts";
 import { type Psp, type PspRefund, PspRejectedError } from "./psp.ts";
-import type {
-  ClaimedRefundSend,
-  PaymentRecord,
-  PaymentRepository,
-  PaymentWrites,
-  RefundSendPhase,
-} from "./repository.ts";
+import type { ClaimedRefundSend, PaymentRecord, PaymentRepository, RefundSendPhase } from "./repository.ts";
 import type { WebhookEventRecorder } from "./webhook-events.ts";
 
 /** How long a worker holds a claimed send: well above a PSP call's timeout, so only a dead worker loses it. */

@@ -1,5 +1,4 @@
 import type { SQL } from "bun";
-import type { Step } from "../../payments/repository.ts";
 import type {
   DeliveryRecord,
   DeliveryWork,
