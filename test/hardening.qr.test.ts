@@ -18,7 +18,9 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
 };
 
 describe("QR images are drawn once per payment", () => {
-  test("50 parallel requests for a payment's qr.png cost less CPU than 2 renders", async () => {
+  // Uncached, the 50 would cost 25 times the two renders; the bound leaves room for a busy machine's noise
+  // (process CPU includes the runtime's own threads), and still fails without the cache.
+  test("50 parallel requests for a payment's qr.png cost less CPU than 10 renders", async () => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(async (v) => (await restCreate(app.url, v)).body.payment));
     await renderQr(a.pix_copy_paste, "png"); // the library's first-use costs, out of both measurements
     let t = process.cpuUsage();
@@ -38,7 +40,7 @@ describe("QR images are drawn once per payment", () => {
     const first = Buffer.from(bodies[0]!);
     expect(bodies.every((body) => first.equals(Buffer.from(body)))).toBe(true);
     expect(first.equals(Buffer.from((await renderQr(a.pix_copy_paste, "png")).body as Uint8Array))).toBe(true);
-    expect(fiftyRequests).toBeLessThan(twoRenders);
+    expect(fiftyRequests).toBeLessThan(5 * twoRenders);
   });
 });
 
