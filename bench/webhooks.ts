@@ -15,6 +15,8 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { openDatabase, runMigrations } from "../src/db/sqlite/client.ts";
+import { createSqliteWebhookStore } from "../src/db/sqlite/webhook-store.ts";
 import { WEBHOOK_DELIVERY_CONCURRENCY, WEBHOOK_ENDPOINT_CONCURRENCY } from "../src/limits.ts";
 import { createWebhookVerifier } from "../src/webhooks/standard-webhooks.ts";
 import { describeMachine } from "./lib/machine.ts";
@@ -297,6 +299,65 @@ async function createLoad(s: Served & { db: string }, withEndpoint: boolean): Pr
   return sample;
 }
 
+/**
+ * Profile: CPU of one claim (the store's own claimDeliveries, in its own BEGIN IMMEDIATE … COMMIT, as the
+ * dispatcher's write runs it) with `due` pending deliveries due, for one free slot and for all of them.
+ */
+function claimCost(): Array<{ due: number; one: number; full: number }> {
+  const file = join(work, "claim.sqlite");
+  const orm = openDatabase(file);
+  runMigrations(orm);
+  const db = orm.$client;
+  const { writes } = createSqliteWebhookStore(orm);
+  const run = <T>(step: { [Symbol.iterator](): Iterator<unknown, T> }) => step[Symbol.iterator]().next().value as T;
+  for (let e = 0; e < ENDPOINTS; e++) {
+    db.run(
+      "INSERT INTO webhook_endpoints (id, url, events, enabled, secret, created_at) VALUES (?, 'http://x', '[]', 1, 's', 0)",
+      [`we_${e}`],
+    );
+  }
+  const out: Array<{ due: number; one: number; full: number }> = [];
+  let n = 0;
+  for (const due of QUICK ? [100, 1000, 4000] : [100, 1000, 4000, 16000]) {
+    db.transaction(() => {
+      for (; n < due; n++) {
+        db.run("INSERT INTO webhook_events (id, type, payload, created_at) VALUES (?, 'payment.created', '{}', 0)", [
+          `evt_${n}`,
+        ]);
+        db.run(
+          `INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+           VALUES (?, ?, ?, 'pending', 0, 1, 0)`,
+          [`wd_${n}`, `we_${n % ENDPOINTS}`, `evt_${n}`],
+        );
+      }
+    })();
+    const time = (limit: number) => {
+      const reps = 30;
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) {
+        // now = 10 and leaseUntil = 0: the claim changes rows, and every row stays claimable for the next one.
+        db.transaction(() =>
+          run(
+            writes.claimDeliveries({
+              now: 10,
+              leaseUntil: 0,
+              token: "t",
+              limit,
+              perEndpoint: WEBHOOK_ENDPOINT_CONCURRENCY,
+              busyEndpoints: [],
+            }),
+          ),
+        ).immediate();
+      }
+      return ((performance.now() - t0) * 1000) / reps;
+    };
+    out.push({ due, one: time(1), full: time(WEBHOOK_DELIVERY_CONCURRENCY) });
+  }
+  db.close();
+  return out;
+}
+let claims: Array<{ due: number; one: number; full: number }> = [];
+
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
@@ -414,6 +475,8 @@ async function main() {
   log(
     `latency after the response p50 ${fmt(latency.response.p50, 2)} ms p99 ${fmt(latency.response.p99, 2)} ms; after the request p50 ${fmt(latency.request.p50, 2)} p99 ${fmt(latency.request.p99, 2)}; bad signatures ${badSignatures}`,
   );
+  claims = claimCost();
+  for (const c of claims) log(`claim with ${c.due} due: ${fmt(c.one)} µs (1 slot), ${fmt(c.full)} µs (32 slots)`);
   report(machine, Buffer.byteLength(sampleBody));
 }
 
@@ -487,6 +550,13 @@ function report(machine: ReturnType<typeof describeMachine>, bodyBytes: number) 
     `| confirmation → payment.paid arrival, p99 (after response / after request) | ${fmt(latency?.response.p99 ?? NaN, 2)} / ${fmt(latency?.request.p99 ?? NaN, 2)} ms | reported | |`,
     "",
     `Deliveries that arrived before the confirmation's response: ${latency?.before ?? "–"} of ${CONFIRMATIONS}; signatures that did not verify: ${latency?.badSignatures ?? "–"}.`,
+    "",
+    "Profile: one claim (the SQLite store's `claimDeliveries` in its own BEGIN IMMEDIATE … COMMIT, in the benchmark's",
+    `process, ${ENDPOINTS} endpoints), by how many deliveries are due:`,
+    "",
+    "| deliveries due | µs per claim, 1 free slot | µs per claim, 32 free slots |",
+    "|---:|---:|---:|",
+    ...claims.map((c) => `| ${fmt(c.due)} | ${fmt(c.one)} | ${fmt(c.full)} |`),
     "",
     "READING",
     MARK_END,
