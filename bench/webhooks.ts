@@ -9,7 +9,7 @@
  *   2. the cost on a create: wrk POST /payments against a server with no endpoint and one with one endpoint;
  *   3. the delay from a confirmation to its payment.paid delivery, one confirmation at a time.
  * Writes its section of docs/benchmarks.md between its markers.
- *   node_modules/.bin/bun bench/webhooks.ts [--quick] [--out <file>] [--no-report]
+ *   node_modules/.bin/bun bench/webhooks.ts [--quick] [--out <file>] [--no-report] [--profile <dir>]
  */
 import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,6 +29,8 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const OUT = argv.includes("--out") ? argv[argv.indexOf("--out") + 1]! : join(ROOT, "docs/benchmarks.md");
 const REPORT = !argv.includes("--no-report");
+/** Development: a CPU profile (markdown) of part 1's server into this directory, written when it stops. */
+const PROFILE = argv.includes("--profile") ? argv[argv.indexOf("--profile") + 1]! : undefined;
 const ROUNDS = QUICK ? 2 : 5;
 /** Endpoints of the throughput part: enough that the per-endpoint cap does not bind before the instance cap. */
 const ENDPOINTS = Math.ceil(WEBHOOK_DELIVERY_CONCURRENCY / WEBHOOK_ENDPOINT_CONCURRENCY);
@@ -370,7 +372,10 @@ async function main() {
     `webhook benchmark: ${ROUNDS} rounds; ${DELIVERIES} deliveries to ${ENDPOINTS} endpoints; creates ${SECONDS} s at ${CONNECTIONS} connections; ${CONFIRMATIONS} confirmations`,
   );
   // Part 1's server: the first attempt an hour after the event, so deliveries pile up until made due by hand.
-  const bulk = await serve("bulk", { WEBHOOK_RETRY_SCHEDULE: "3600,5" });
+  const bulk = await serve("bulk", {
+    WEBHOOK_RETRY_SCHEDULE: "3600,5",
+    ...(PROFILE ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE}` } : {}),
+  });
   for (let i = 0; i < ENDPOINTS; i++) await addEndpoint(bulk, `${receiverUrl}/tp/${i}`, ["payment.created"]);
   // Part 2 and 3: the default schedule (first attempt at once).
   const none = await serve("create-none");
@@ -383,15 +388,18 @@ async function main() {
   writeFileSync(bodyFile, sampleBody);
   log(`delivery body: ${Buffer.byteLength(sampleBody)} bytes`);
   await ceilingThroughput(ENDPOINTS * 25, bodyFile);
-  for (const [s, w] of [
-    [none, false],
-    [one, true],
-  ] as const)
+  for (const s of [none, one]) {
     await runLoad(
       s.url,
       { kind: "template", method: "POST", path: "/payments", auth: `Bearer ${API_KEY}`, keyPrefix: "warm" },
       { connections: 8, seconds: 1, serverPid: s.pid },
-    ).then(() => w && createLoad(one, true));
+    );
+  }
+  {
+    const db = openDb(one.db);
+    await until("the warm-up's deliveries", () => pendingDeliveries(db) === 0, 300_000);
+    db.close();
+  }
 
   for (let round = 0; round < ROUNDS; round++) {
     const flip = round % 2 === 1;
@@ -501,6 +509,7 @@ function report(machine: ReturnType<typeof describeMachine>, bodyBytes: number) 
   const sustained = (s: CreateSample) => (s.rps * SECONDS) / (SECONDS + (s.drainSeconds ?? 0));
   const sustainedRatio = ratioOf(creates, "one", "none", sustained);
   const verdict = (ok: boolean) => (ok ? "met" : "**not met**");
+  const deferred = medOf(creates, "one", (s) => s.backlog ?? 0) > medOf(creates, "one", (s) => s.rps) * SECONDS * 0.1;
   const lines = [
     MARK_START,
     "## Merchant webhooks (issue 13)",
@@ -539,12 +548,16 @@ function report(machine: ReturnType<typeof describeMachine>, bodyBytes: number) 
     `| CPU µs per delivery: real server / ceiling loop | ${fmt(medOf(samples, "real", (s) => s.cpu))} / ${fmt(medOf(samples, "ceiling", (s) => s.cpu))} | | |`,
     `| creates/s, no endpoint | ${fmt(medOf(creates, "none", (s) => s.rps))} | | |`,
     `| creates/s, one endpoint | ${fmt(medOf(creates, "one", (s) => s.rps))} | | |`,
-    `| one endpoint / none | ${fmt(createRatio, 2)} | ≥ 0.90 (≤ 10 % lower) | ${verdict(createRatio >= 0.9)} |`,
+    `| one endpoint / none (wrk's creates/s) | ${fmt(createRatio, 2)} | ≥ 0.90 (≤ 10 % lower) | ${
+      createRatio >= 0.9 && deferred
+        ? "met by wrk's count, **but the deliveries are deferred** (next rows)"
+        : verdict(createRatio >= 0.9)
+    } |`,
     `| deliveries/s during the create run with one endpoint; pending at its end; drained after | ${fmt(medOf(creates, "one", (s) => s.deliveredPerSecond ?? NaN))}; ${fmt(medOf(creates, "one", (s) => s.backlog ?? NaN))}; ${fmt(
       medOf(creates, "one", (s) => s.drainSeconds ?? NaN),
       2,
     )} s | | |`,
-    `| sustained (creates over run + drain time), one endpoint / none | ${fmt(sustainedRatio, 2)} | | |`,
+    `| sustained (creates over run + drain time), one endpoint / none | ${fmt(sustainedRatio, 2)} | ≥ 0.90 (the same goal, deferred deliveries counted) | ${verdict(sustainedRatio >= 0.9)} |`,
     `| server CPU µs per create: no endpoint / one endpoint | ${fmt(medOf(creates, "none", (s) => s.cpu))} / ${fmt(medOf(creates, "one", (s) => s.cpu))} | | |`,
     `| confirmation → payment.paid arrival, p50 (after response / after request) | ${fmt(latency?.response.p50 ?? NaN, 2)} / ${fmt(latency?.request.p50 ?? NaN, 2)} ms | reported | |`,
     `| confirmation → payment.paid arrival, p99 (after response / after request) | ${fmt(latency?.response.p99 ?? NaN, 2)} / ${fmt(latency?.request.p99 ?? NaN, 2)} ms | reported | |`,
