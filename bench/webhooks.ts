@@ -346,7 +346,8 @@ function claimCost(): Array<{ due: number; one: number; full: number }> {
               token: "t",
               limit,
               perEndpoint: WEBHOOK_ENDPOINT_CONCURRENCY,
-              busyEndpoints: [],
+              inFlight: {},
+              candidates: Math.max(64, limit * WEBHOOK_ENDPOINT_CONCURRENCY),
             }),
           ),
         ).immediate();

@@ -354,7 +354,8 @@ describe("delivery", () => {
         token: "dead-instance",
         limit: 10,
         perEndpoint: 10,
-        busyEndpoints: [],
+        inFlight: {},
+        candidates: 64,
       }),
     );
     expect(claimed).toHaveLength(1);

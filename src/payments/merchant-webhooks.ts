@@ -197,7 +197,10 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
         if (left === 0) perEndpoint.delete(endpointId);
         else perEndpoint.set(endpointId, left);
         attempts.delete(running);
-        kick();
+        // Claims are batched: a finished attempt claims again once a quarter of the slots are free (or none is
+        // busy), so a claim's fixed cost is shared by several deliveries rather than paid for each.
+        const free = deps.concurrency.total - inFlight;
+        if (inFlight === 0 || free >= Math.max(1, Math.floor(deps.concurrency.total / 4))) kick();
       });
     attempts.add(running);
   }
@@ -208,10 +211,6 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
     if (free <= 0 || stopped) return 0;
     const now = clock.now();
     if (!(await repo.hasDueDeliveries(now))) return 0;
-    const busyEndpoints = [...perEndpoint].filter(([, n]) => n >= deps.concurrency.perEndpoint).map(([id]) => id);
-    // The claim takes up to `perEndpoint` of each endpoint: less what the busiest endpoint still claimable has in
-    // flight here, so no endpoint goes over the bound (a smaller batch for the others until the next pass).
-    const mostInFlight = Math.max(0, ...[...perEndpoint.values()].filter((n) => n < deps.concurrency.perEndpoint));
     const token = ids.uuid();
     const claimed = await repo.write((tx) =>
       tx.claimDeliveries({
@@ -219,8 +218,10 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
         leaseUntil: now + DELIVERY_LEASE_MS,
         token,
         limit: free,
-        perEndpoint: deps.concurrency.perEndpoint - mostInFlight,
-        busyEndpoints,
+        perEndpoint: deps.concurrency.perEndpoint,
+        // Each endpoint gets what its bound leaves after the attempts in flight here.
+        inFlight: Object.fromEntries(perEndpoint),
+        candidates: Math.max(64, free * deps.concurrency.perEndpoint),
       }),
     );
     if (claimed.length === 0) return 0;

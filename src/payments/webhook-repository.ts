@@ -99,8 +99,10 @@ export interface WebhookWrites {
   disableWebhookEndpoint(id: string, error: string, at: number): Step<void>;
   /**
    * Leases at most `limit` due deliveries (pending, `next_attempt_at <= now`, no live lease, endpoint enabled),
-   * at most `perEndpoint` of one endpoint and none of `busyEndpoints`, oldest due first, until `leaseUntil`
-   * under `token`. A delivery is leased by one claim at a time, on any instance. Returns their ids.
+   * oldest due first, until `leaseUntil` under `token`, taking of each endpoint at most `perEndpoint` less what
+   * `inFlight` says it has in flight already (endpoint id → attempts). A delivery is leased by one claim at a
+   * time, on any instance. Looks at the `candidates` oldest due deliveries only, so its cost does not grow with
+   * the backlog. Returns their ids.
    */
   claimDeliveries(claim: {
     now: number;
@@ -108,7 +110,8 @@ export interface WebhookWrites {
     token: string;
     limit: number;
     perEndpoint: number;
-    busyEndpoints: string[];
+    inFlight: Record<string, number>;
+    candidates: number;
   }): Step<string[]>;
   /** Records an attempt and releases the lease; false when `token` no longer holds it. */
   recordDeliveryAttempt(outcome: DeliveryOutcome): Step<boolean>;

@@ -104,21 +104,27 @@ export function createPostgresWebhookStore(pool: SQL): {
     )
     SELECT count(*) AS n FROM queued`;
 
+  // The oldest due deliveries first (the due index, in order), then at most the endpoint's share of each: the
+  // window function runs over the candidates, never over the whole backlog.
   const claim = `
-    WITH candidates AS (
+    WITH flying AS (
+      SELECT * FROM unnest(string_to_array($4::text, ','), string_to_array($5::text, ',')::int[]) AS f(endpoint_id, n)
+    ), candidates AS (
       SELECT d.seq, d.endpoint_id, d.next_attempt_at FROM endpoint_deliveries d
       JOIN webhook_endpoints e ON e.id = d.endpoint_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND d.lease_until <= $1 AND e.enabled
-        AND NOT (d.endpoint_id = ANY (string_to_array($4::text, ',')))
+        AND NOT EXISTS (SELECT 1 FROM flying f WHERE f.endpoint_id = d.endpoint_id AND f.n >= $6)
       ORDER BY d.next_attempt_at, d.seq
-      LIMIT $6
+      LIMIT $7
       FOR UPDATE OF d SKIP LOCKED
     ), picked AS (
-      SELECT seq FROM (
-        SELECT seq, next_attempt_at,
-               row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, seq) AS rank
-        FROM candidates
-      ) ranked WHERE rank <= $5 ORDER BY next_attempt_at, seq LIMIT $7
+      SELECT r.seq FROM (
+        SELECT c.seq, c.next_attempt_at, c.endpoint_id,
+               row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.seq) AS rank
+        FROM candidates c
+      ) r LEFT JOIN flying f ON f.endpoint_id = r.endpoint_id
+      WHERE r.rank <= $6 - coalesce(f.n, 0)
+      ORDER BY r.next_attempt_at, r.seq LIMIT $8
     )
     UPDATE endpoint_deliveries SET lease_until = $2, lease_token = $3
     FROM picked WHERE endpoint_deliveries.seq = picked.seq
@@ -167,13 +173,15 @@ export function createPostgresWebhookStore(pool: SQL): {
       }),
     claimDeliveries: (c) =>
       query(async () => {
+        const flying = Object.entries(c.inFlight);
         const claimed = await rows<{ id: string }>(tx, claim, [
           c.now,
           c.leaseUntil,
           c.token,
-          c.busyEndpoints.join(","), // ids are letters, digits and _
+          flying.map(([id]) => id).join(","), // ids are letters, digits and _
+          flying.map(([, n]) => n).join(","),
           c.perEndpoint,
-          c.limit * Math.max(1, c.perEndpoint),
+          c.candidates,
           c.limit,
         ]);
         return claimed.map((r) => r.id);

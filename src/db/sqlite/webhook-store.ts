@@ -101,6 +101,26 @@ export function createSqliteWebhookStore(db: Db): { writes: WebhookWrites; reads
      SELECT 'wd_' || lower(hex(randomblob(16))), id, $id, 'pending', 0, $due, $at FROM webhook_endpoints
      WHERE ${MATCHING} ORDER BY seq`,
   );
+  // The oldest due deliveries first (the due index, in order), then at most the endpoint's share of each: the
+  // window function runs over `candidates` rows, never over the whole backlog.
+  const claim = q(
+    `UPDATE endpoint_deliveries SET lease_until = $leaseUntil, lease_token = $token
+     WHERE seq IN (
+       SELECT r.seq FROM (
+         SELECT c.seq, c.due, c.endpoint_id,
+                row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.due, c.seq) AS rank
+         FROM (
+           SELECT d.seq, d.endpoint_id, d.next_attempt_at AS due
+           FROM endpoint_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+           WHERE d.next_attempt_at <= $now AND d.status = 'pending' AND d.lease_until <= $now AND e.enabled = 1
+             AND d.endpoint_id NOT IN (SELECT key FROM json_each($inFlight) WHERE value >= $perEndpoint)
+           ORDER BY d.next_attempt_at, d.seq LIMIT $candidates
+         ) c
+       ) r LEFT JOIN json_each($inFlight) f ON f.key = r.endpoint_id
+       WHERE r.rank <= $perEndpoint - coalesce(f.value, 0)
+       ORDER BY r.due, r.seq LIMIT $limit
+     ) RETURNING id`,
+  );
   const endpointById = q(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $id`);
   const deliveryOf = q(
     `SELECT ${DELIVERY_COLUMNS} FROM endpoint_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
@@ -149,23 +169,13 @@ export function createSqliteWebhookStore(db: Db): { writes: WebhookWrites; reads
       return done(undefined);
     },
     claimDeliveries: (c) => {
-      const rows = q(
-        `UPDATE endpoint_deliveries SET lease_until = $leaseUntil, lease_token = $token
-         WHERE seq IN (
-           SELECT seq FROM (
-             SELECT d.seq, d.next_attempt_at AS due,
-                    row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rank
-             FROM endpoint_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $now AND d.lease_until <= $now AND e.enabled = 1
-               AND d.endpoint_id NOT IN (SELECT value FROM json_each($busy))
-           ) WHERE rank <= $perEndpoint ORDER BY due, seq LIMIT $limit
-         ) RETURNING id`,
-      ).all({
+      const rows = claim.all({
         leaseUntil: c.leaseUntil,
         token: c.token,
         now: c.now,
-        busy: JSON.stringify(c.busyEndpoints),
+        inFlight: JSON.stringify(c.inFlight),
         perEndpoint: c.perEndpoint,
+        candidates: c.candidates,
         limit: c.limit,
       }) as Array<{ id: string }>;
       return done(rows.map((r) => r.id));
