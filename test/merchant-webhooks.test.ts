@@ -181,7 +181,7 @@ describe("delivery", () => {
       ["payment.created", "delivered", 1, 200],
     ]);
     expect(log.deliveries[0]).toMatchObject({
-      id: expect.stringMatching(/^wd_[0-9a-f]{32}$/),
+      id: expect.stringMatching(/^wd_[0-9a-f]{32}_\d+$/),
       event_id: got.find((d) => d.json.type === "payment.paid")!.headers["webhook-id"],
       last_error: null,
       next_attempt_at: null,

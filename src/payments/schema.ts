@@ -247,8 +247,10 @@ export const webhookEndpointSchema = z
 /** One event's delivery to one endpoint, with its attempts so far. */
 export const webhookDeliverySchema = z
   .object({
-    id: z.string().meta({ description: "wd_ + 32 hex digits" }),
-    event_id: z.string().meta({ description: "evt_ + 32 hex digits: the webhook-id header of every attempt" }),
+    id: z.string().meta({ description: "wd_ + the event id's 32 hex digits + _ + the endpoint's number" }),
+    event_id: z
+      .string()
+      .meta({ description: "evt_ + 32 hex digits (time first): the webhook-id header of every attempt" }),
     event_type: webhookEventTypeSchema,
     status: z.enum(["pending", "delivered", "failed"]),
     attempts: z.number().int(),

@@ -98,7 +98,7 @@ export function createPostgresWebhookStore(pool: SQL): {
       RETURNING id
     ), queued AS (
       INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-      SELECT 'wd_' || replace(gen_random_uuid()::text, '-', ''), e.id, ev.id, 'pending', 0, $5, $4
+      SELECT 'wd_' || substr(ev.id, 5) || '_' || e.seq, e.id, ev.id, 'pending', 0, $5, $4
       FROM webhook_endpoints e, ev WHERE ${matching(2, "e")}
       RETURNING 1
     )

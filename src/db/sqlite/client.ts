@@ -23,11 +23,15 @@ export function openDatabase(url: string): Db {
   if (url !== ":memory:") sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
   sqlite.run("PRAGMA foreign_keys = ON");
+  // Statement journals (a multi-row statement inside a transaction, such as the outbox's INSERT … SELECT) and
+  // temporary b-trees stay in memory: as temp files they cost a create with a webhook endpoint ~35 µs more.
+  sqlite.run("PRAGMA temp_store = MEMORY");
 
   const pragma = (name: string) => Object.values(sqlite.query(`PRAGMA ${name}`).get() as object)[0];
   const expected: Array<[string, unknown]> = [
     ["synchronous", 1],
     ["busy_timeout", BUSY_TIMEOUT_MS],
+    ["temp_store", 2],
   ];
   if (url !== ":memory:") expected.push(["journal_mode", "wal"]);
   for (const [name, want] of expected) {

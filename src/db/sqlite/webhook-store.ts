@@ -96,9 +96,10 @@ export function createSqliteWebhookStore(db: Db): { writes: WebhookWrites; reads
     `INSERT INTO webhook_events (id, type, payload, created_at) SELECT $id, $type, $payload, $at
      WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE ${MATCHING})`,
   );
+  // A delivery's id is its event's (time first) and its endpoint's number: unique, and growing with time.
   const insertDeliveries = q(
     `INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-     SELECT 'wd_' || lower(hex(randomblob(16))), id, $id, 'pending', 0, $due, $at FROM webhook_endpoints
+     SELECT 'wd_' || substr($id, 5) || '_' || seq, id, $id, 'pending', 0, $due, $at FROM webhook_endpoints
      WHERE ${MATCHING} ORDER BY seq`,
   );
   // The oldest due deliveries first (the due index, in order), then at most the endpoint's share of each: the
