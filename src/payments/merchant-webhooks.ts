@@ -112,11 +112,28 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
 
   const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 200);
 
+  /**
+   * Opened signing keys by sealed value: unsealing (AES-GCM) on every attempt cost more than signing. Bounded:
+   * at most two secrets per endpoint are live, so a full map is stale values and is dropped.
+   */
+  const openedKeys = new Map<string, Uint8Array>();
+  const openKey = (sealed: string, endpointId: string): Uint8Array => {
+    // By endpoint too: a sealed value opens only for the endpoint it was sealed for.
+    const cacheKey = `${endpointId} ${sealed}`;
+    let key = openedKeys.get(cacheKey);
+    if (!key) {
+      key = secretKey(secretBox.open(sealed, endpointId));
+      if (openedKeys.size >= 2 * MAX_WEBHOOK_ENDPOINTS) openedKeys.clear();
+      openedKeys.set(cacheKey, key);
+    }
+    return key;
+  };
+
   /** The keys that sign now: the current secret, and the one before a rotation for 24 h. */
   function signingKeys(endpoint: WebhookEndpointRecord, now: number): Uint8Array[] {
-    const keys = [secretKey(secretBox.open(endpoint.sealedSecret, endpoint.id))];
+    const keys = [openKey(endpoint.sealedSecret, endpoint.id)];
     if (endpoint.sealedPreviousSecret && (endpoint.previousSecretUntil ?? 0) > now) {
-      keys.push(secretKey(secretBox.open(endpoint.sealedPreviousSecret, endpoint.id)));
+      keys.push(openKey(endpoint.sealedPreviousSecret, endpoint.id));
     }
     return keys;
   }
