@@ -1,5 +1,6 @@
 /**
- * Reporting: docs/benchmarks.md (or --out) written from scratch from one run's samples, and the same report
+ * Reporting: docs/benchmarks.md (or --out) written from scratch from one run's samples (keeping the sections
+ * other benchmarks wrote between `<!-- name:start -->` and `<!-- name:end -->` markers), and the same report
  * re-rendered from a saved run's raw results (`--render <file>`, the JSON a measuring run leaves in the
  * temporary folder) without measuring again.
  */
@@ -386,6 +387,10 @@ export function writeReport(r: ReportInput, { command: COMMAND, baseline: BASELI
   const notes = join(ROOT, "bench/notes.md");
   if (existsSync(notes)) push(readFileSync(notes, "utf8").trim(), "");
   if (r.fanout) push("## WebSocket fan-out", "", "From bench/fanout.ts, run by the same command:", "", r.fanout, "");
+  // Sections other benchmarks write between their own markers (bench/postgres.ts, bench/webhooks.ts) and records
+  // of one-off comparisons are not this run's to redo: they are kept, after the rest, in their order.
+  const previous = existsSync(OUT) ? readFileSync(OUT, "utf8") : "";
+  for (const kept of previous.matchAll(/<!-- ([a-z0-9-]+):start -->[\s\S]*?<!-- \1:end -->/g)) push(kept[0], "");
   mkdirSync(join(OUT, ".."), { recursive: true });
   writeFileSync(OUT, lines.join("\n"));
 }

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: the HTTP benchmark suite of issue 5. Starts every server it needs (ceilings and the real
  * app, pinned to core 0), drives them with wrk pinned to core 1, alternates ceiling and real variants over
- * several rounds, and writes docs/benchmarks.md from scratch. Flags:
+ * several rounds, and writes docs/benchmarks.md from scratch; then runs the groups with benchmarks of their own
+ * (bench/postgres.ts, bench/webhooks.ts: issue 12's PostgreSQL group and issue 13's merchant webhooks), each
+ * writing its section of the same file. Flags:
  *   --quick            short run for development (2 rounds, 2 s, smaller tables; not for publishing)
  *   --baseline <dir>   also run the real server from another checkout (before/after of perf changes)
  *   --out <file>       where to write the report (default docs/benchmarks.md)
@@ -18,13 +20,14 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeMachine } from "./lib/machine.ts";
+import { ROOT } from "./lib/proc.ts";
 import { merchantOf, seedDatabase } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { ratio, rounds, samples, type Variant, watchWal } from "./measure.ts";
 import { baselineCommit, type ReportInput, renderSaved, saveRun, writeReport } from "./report.ts";
 import { fanoutSection, GROUP_NAMES, growthRuns, mediumScenarios, sustainedWrites } from "./scenarios.ts";
 import { cleanup, startMedium, stopAll, workDir } from "./servers.ts";
-import { API_KEY, BASELINE, COMMAND, log, ONLY, OUT, RENDER, SEED_ROWS, startedAt } from "./settings.ts";
+import { API_KEY, BASELINE, COMMAND, log, ONLY, OUT, QUICK, RENDER, SEED_ROWS, startedAt } from "./settings.ts";
 
 async function main() {
   const machine = describeMachine();
@@ -96,6 +99,14 @@ async function main() {
   log(`raw results in ${raw}`);
   writeReport(state, { command: COMMAND, baseline: BASELINE });
   log(`wrote ${OUT} in ${fmt((finishedAt.getTime() - startedAt.getTime()) / 60000, 1)} min`);
+
+  // The groups with benchmarks of their own, each writing its section of the same report.
+  for (const group of ["postgres.ts", "webhooks.ts"]) {
+    log(`running bench/${group}`);
+    const args = [join(ROOT, "bench", group), "--out", OUT, ...(QUICK ? ["--quick"] : [])];
+    const proc = Bun.spawn([process.execPath, ...args], { stdout: "inherit", stderr: "inherit" });
+    if ((await proc.exited) !== 0) throw new Error(`bench/${group} failed`);
+  }
 }
 
 if (RENDER) {
