@@ -110,9 +110,15 @@ async function addPending(url: string, count: number): Promise<PendingPayment[]>
 async function countPaid(url: string, batch: PendingPayment[]): Promise<number> {
   const sql = new SQL({ url, max: 1 });
   try {
-    const [row] = await sql`SELECT count(*)::int AS n FROM payments
-      WHERE status = 'paid' AND bank_payment_id IN ${sql(batch.map((p) => p.bankPaymentId))}`;
-    return row.n as number;
+    // In chunks: the wire protocol takes at most 65,535 parameters per query.
+    let paid = 0;
+    for (let i = 0; i < batch.length; i += 10_000) {
+      const ids = batch.slice(i, i + 10_000).map((p) => p.bankPaymentId);
+      const [row] = await sql`SELECT count(*)::int AS n FROM payments
+        WHERE status = 'paid' AND bank_payment_id IN ${sql(ids)}`;
+      paid += row.n as number;
+    }
+    return paid;
   } finally {
     await sql.close();
   }
