@@ -38,12 +38,10 @@ const newPayment = (over: Partial<NewPayment> = {}): NewPayment => {
   };
 };
 
-/** Creates a payment with its "created" event, as the service does. */
+/** Creates a payment (insertPayment appends its "created" event), as the service does. */
 const create = (over: Partial<NewPayment> = {}) =>
   repo.write(function* (tx) {
-    const row = yield* tx.insertPayment(newPayment(over));
-    yield* tx.insertEvent({ paymentId: row.id, type: "created", at: T0 });
-    return row;
+    return yield* tx.insertPayment(newPayment(over));
   });
 
 describe("the payment repository", () => {
@@ -61,13 +59,30 @@ describe("the payment repository", () => {
     const b = await create();
     const firstB = await repo.lastEventId(b.bankPaymentId);
     expect(firstB).toBeGreaterThan(await repo.lastEventId(a.bankPaymentId));
-    const paidEvent = await repo.write(function* (tx) {
-      yield* tx.markPaid(b.id, T0 + 1);
-      return yield* tx.insertEvent({ paymentId: b.id, type: "paid", at: T0 + 1 });
-    });
-    expect(await repo.lastEventId(b.bankPaymentId)).toBe(paidEvent);
+    const appended = await repo.write((tx) => tx.insertEvent({ paymentId: a.id, type: "refunded", at: T0 + 1 }));
+    expect(await repo.lastEventId(a.bankPaymentId)).toBe(appended);
+    await repo.write((tx) => tx.markPaid(b.id, T0 + 1)); // appends the paid event
+    const paidEvent = await repo.lastEventId(b.bankPaymentId);
+    expect(paidEvent).toBeGreaterThan(appended);
     expect(paidEvent).toBeGreaterThan(firstB);
     expect(await repo.lastEventId("00000000-0000-4000-8000-999999999999")).toBe(0);
+  });
+
+  test("the steps that change a status append its event: created, paid once, expired once per row", async () => {
+    const events = async (id: number) =>
+      (await storage.query("SELECT type, at FROM payment_events WHERE payment_id = ? ORDER BY id", id)).map(
+        (r: any) => `${r.type}@${Number(r.at) - T0}`,
+      );
+    const a = await create({ createdAt: T0, expiresAt: T0 + 10 });
+    const b = await create({ createdAt: T0, expiresAt: T0 + 10 });
+    expect(await events(a.id)).toEqual(["created@0"]);
+    await repo.write((tx) => tx.markPaid(a.id, T0 + 2));
+    await repo.write((tx) => tx.markPaid(a.id, T0 + 3)); // not pending: no change, no event
+    expect(await events(a.id)).toEqual(["created@0", "paid@2"]);
+    expect((await repo.write((tx) => tx.markDueExpired(T0 + 20, 10))).map((r) => r.id)).toEqual([b.id]);
+    expect(await repo.write((tx) => tx.markDueExpired(T0 + 21, 10))).toEqual([]);
+    expect(await events(b.id)).toEqual(["created@0", "expired@20"]);
+    expect(await events(a.id)).toEqual(["created@0", "paid@2"]);
   });
 
   test("markPaid changes a pending payment before its expiry once, and nothing else", async () => {

@@ -134,7 +134,6 @@ export function createReceivedPixService(deps: ReceivedPixServiceDeps) {
         yield* tx.setReceivedPixOutcome(pix.endToEndId, { status: "unmatched", reason: late, paymentId: payment.id });
         return null;
       }
-      yield* tx.insertEvent({ paymentId: row.id, type: "paid", at: now });
       yield* deps.webhookEvents.record(tx, "payment.paid", now, row);
       return row;
     });

@@ -98,19 +98,24 @@ export type WriteFn<T> = (tx: PaymentWrites) => Step<T>;
 export interface PaymentWrites extends WebhookWrites {
   findById(id: number): Step<PaymentRecord | undefined>;
   findByBankPaymentId(bankPaymentId: string): Step<PaymentRecord | undefined>;
+  /** Inserts a pending payment and its `created` event. */
   insertPayment(payment: NewPayment): Step<PaymentRecord>;
-  /** Appends to the payment's event log; returns the event id (ordered, for resuming watchers). */
+  /**
+   * Appends to the payment's event log; returns the event id (ordered, for resuming watchers). The steps that
+   * change a payment's status append their own event (`insertPayment`, `markPaid`, `markDueExpired`).
+   */
   insertEvent(event: { paymentId: number; type: PaymentEventType; at: number }): Step<number>;
   /**
    * The one conditional update that makes a confirmation happen exactly once: pending and not past its
-   * expiry → paid. Returns the updated row, or undefined when the row was not in that state.
+   * expiry → paid, with its `paid` event. Returns the updated row, or undefined when the row was not in that
+   * state (and then appends nothing).
    */
   markPaid(id: number, now: number, endToEndId?: string | null): Step<PaymentRecord | undefined>;
   /** The payment whose BR Code carries this txid (field 62/05). */
   findByTxid(txid: string): Step<PaymentRecord | undefined>;
   /**
-   * Marks at most `limit` pending payments past their expiry as expired and returns them; a row is
-   * returned by one call only, whichever instance makes it.
+   * Marks at most `limit` pending payments past their expiry as expired, each with its `expired` event, and
+   * returns them; a row is returned by one call only, whichever instance makes it.
    */
   markDueExpired(now: number, limit: number): Step<PaymentRecord[]>;
   findIdempotencyKey(merchant: string, key: string): Step<{ requestHash: string; paymentId: number } | undefined>;

@@ -169,7 +169,6 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           metadata: charge.metadata,
           returnUrl: charge.returnUrl,
         });
-        yield* tx.insertEvent({ paymentId: row.id, type: "created", at: now });
         yield* webhookEvents.record(tx, "payment.created", now, row);
         if (input.idempotencyKey !== undefined) {
           yield* tx.insertIdempotencyKey({
@@ -265,7 +264,6 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           if (current?.status === "paid") return { row: current, changed: false };
           throw PaymentExpired();
         }
-        yield* tx.insertEvent({ paymentId: paid.id, type: "paid", at: now });
         yield* webhookEvents.record(tx, "payment.paid", now, paid);
         if (input.webhookId !== undefined) {
           yield* tx.insertWebhookReceipt({ webhookId: input.webhookId, paymentId: paid.id, receivedAt: now });
@@ -287,10 +285,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       for (;;) {
         const rows = await repo.write(function* (tx) {
           const due = yield* tx.markDueExpired(now, EXPIRY_CHUNK);
-          for (const row of due) {
-            yield* tx.insertEvent({ paymentId: row.id, type: "expired", at: now });
-            yield* webhookEvents.record(tx, "payment.expired", now, row);
-          }
+          for (const row of due) yield* webhookEvents.record(tx, "payment.expired", now, row);
           return due;
         });
         for (const row of rows) {

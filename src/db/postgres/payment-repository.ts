@@ -1,5 +1,19 @@
 import type { SQL } from "bun";
-import { and, count, desc, eq, gt, is, lt, lte, Param, Placeholder, type SQL as SqlFragment, sql } from "drizzle-orm";
+import {
+  and,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  is,
+  lt,
+  lte,
+  Param,
+  Placeholder,
+  type SQL as SqlFragment,
+  sql,
+} from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import { StorageUnavailable } from "../../payments/errors.ts";
 import type { PaymentStatus, ReceivedPix, Refund } from "../../payments/model.ts";
@@ -139,6 +153,33 @@ function compile<Values extends Record<string, unknown>>(query: { toSQL(): { sql
   return <T = Row>(runner: Runner, values: Values) => runner.unsafe(text, bind(values)) as Promise<T[]>;
 }
 
+/**
+ * A payments write and the payment's event as one statement: `changed` is the write (its own CTEs, if any,
+ * come first), the event is inserted from its RETURNING rows with `at` from one of their columns, and the
+ * statement returns what the write returned. One statement instead of two: on this driver each statement
+ * costs the instance ~35–40 µs of CPU, more than PostgreSQL spends on it.
+ */
+function withEvent(
+  query: { toSQL(): { sql: string; params: unknown[] } },
+  type: "created" | "paid" | "expired",
+  atColumn: "created_at" | "paid_at" | "expired_at",
+) {
+  return {
+    toSQL() {
+      const { sql: text, params } = query.toSQL();
+      const split = text.startsWith("with ") ? text.indexOf(') update "payments"') : -1;
+      const ctes = split >= 0 ? `${text.slice(5, split + 1)}, ` : "";
+      const write = split >= 0 ? text.slice(split + 2) : text;
+      return {
+        sql:
+          `WITH ${ctes}changed AS (${write}), event AS (INSERT INTO payment_events (payment_id, type, at) ` +
+          `SELECT changed.id, '${type}', changed.${atColumn} FROM changed) SELECT * FROM changed`,
+        params,
+      };
+    },
+  };
+}
+
 /** A step that waits for one query: the write's generator yields the promise and is resumed with its rows. */
 function* query<T>(run: () => Promise<T>): Generator<unknown, T, unknown> {
   return (yield run()) as T;
@@ -221,20 +262,24 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
     metadata: string | null;
     returnUrl: string | null;
   }>(
-    db
-      .insert(payments)
-      .values({
-        bankPaymentId: p("bankPaymentId"),
-        amountCents: p("amountCents"),
-        status: "pending",
-        brCode: p("brCode"),
-        createdAt: p("createdAt"),
-        expiresAt: p("expiresAt"),
-        description: p("description"),
-        metadata: p("metadata"),
-        returnUrl: p("returnUrl"),
-      })
-      .returning(),
+    withEvent(
+      db
+        .insert(payments)
+        .values({
+          bankPaymentId: p("bankPaymentId"),
+          amountCents: p("amountCents"),
+          status: "pending",
+          brCode: p("brCode"),
+          createdAt: p("createdAt"),
+          expiresAt: p("expiresAt"),
+          description: p("description"),
+          metadata: p("metadata"),
+          returnUrl: p("returnUrl"),
+        })
+        .returning(),
+      "created",
+      "created_at",
+    ),
   );
   const insertEvent = compile<{ paymentId: number; type: string; at: number }>(
     db
@@ -268,11 +313,15 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
       .where(eq(payments.txid, p("txid"))),
   );
   const markPaid = compile<{ id: number; now: number; endToEndId: string | null }>(
-    db
-      .update(payments)
-      .set({ status: "paid", paidAt: sql`${p("now")}`, endToEndId: sql`${p("endToEndId")}` })
-      .where(and(eq(payments.id, p("id")), eq(payments.status, "pending"), gt(payments.expiresAt, p("now"))))
-      .returning(),
+    withEvent(
+      db
+        .update(payments)
+        .set({ status: "paid", paidAt: sql`${p("now")}`, endToEndId: sql`${p("endToEndId")}` })
+        .where(and(eq(payments.id, p("id")), eq(payments.status, "pending"), gt(payments.expiresAt, p("now"))))
+        .returning(),
+      "paid",
+      "paid_at",
+    ),
   );
   const due = and(eq(payments.status, "pending"), lte(payments.expiresAt, p("now")));
   // The due rows are picked in a CTE: an IN (subquery … LIMIT … FOR UPDATE SKIP LOCKED) may be run more than
@@ -289,13 +338,17 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
         .for("update", { skipLocked: true }),
     );
   const markExpired = compile<{ now: number; limit: number }>(
-    db
-      .with(dueRows)
-      .update(payments)
-      .set({ status: "expired", expiredAt: sql`${p("now")}` })
-      .from(dueRows)
-      .where(and(eq(payments.id, dueRows.id), due))
-      .returning(),
+    withEvent(
+      db
+        .with(dueRows)
+        .update(payments)
+        .set({ status: "expired", expiredAt: sql`${p("now")}` })
+        .from(dueRows)
+        .where(and(eq(payments.id, dueRows.id), due))
+        .returning(getTableColumns(payments)),
+      "expired",
+      "expired_at",
+    ),
   );
   const findIdempotency = compile<{ merchant: string; key: string }>(
     db

@@ -594,18 +594,26 @@ export function createSqlitePaymentRepository(
     ...webhooks.writes,
     findById: (id) => done(findById(id)),
     findByBankPaymentId: (bankPaymentId) => done(findByBankPaymentId(bankPaymentId)),
-    insertPayment: (v) =>
-      done(toRecord(insertPayment.all<RawPaymentRow>({ ...v, metadata: metadataColumn(v.metadata) })[0]!)),
+    insertPayment: (v) => {
+      const row = toRecord(insertPayment.all<RawPaymentRow>({ ...v, metadata: metadataColumn(v.metadata) })[0]!);
+      insertEvent.all({ paymentId: row.id, type: "created", at: row.createdAt });
+      return done(row);
+    },
     insertEvent: (v) => done(insertEvent.all<{ id: number }>(v)[0]!.id),
     markPaid: (id, now, endToEndId = null) => {
       const r = markPaid.all<RawPaymentRow>({ id, now, endToEndId })[0];
+      if (r) insertEvent.all({ paymentId: r.id, type: "paid", at: now });
       return done(r && toRecord(r));
     },
     findByTxid: (txid) => {
       const r = byTxid.all<RawPaymentRow>({ txid })[0];
       return done(r && toRecord(r));
     },
-    markDueExpired: (now, limit) => done(markExpired.all<RawPaymentRow>({ now, limit }).map(toRecord)),
+    markDueExpired: (now, limit) => {
+      const rows = markExpired.all<RawPaymentRow>({ now, limit });
+      for (const r of rows) insertEvent.all({ paymentId: r.id, type: "expired", at: now });
+      return done(rows.map(toRecord));
+    },
     findIdempotencyKey: (merchant, key) => {
       const r = findIdempotency.all<{ request_hash: string; payment_id: number }>({ merchant, key })[0];
       return done(r && { requestHash: r.request_hash, paymentId: r.payment_id });
