@@ -214,10 +214,10 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
         if (left === 0) perEndpoint.delete(endpointId);
         else perEndpoint.set(endpointId, left);
         attempts.delete(running);
-        // Claims are batched: a finished attempt claims again once a quarter of the slots are free (or none is
+        // Claims are batched: a finished attempt claims again once half of the slots are free (or none is
         // busy), so a claim's fixed cost is shared by several deliveries rather than paid for each.
         const free = deps.concurrency.total - inFlight;
-        if (inFlight === 0 || free >= Math.max(1, Math.floor(deps.concurrency.total / 4))) kick();
+        if (inFlight === 0 || free >= Math.max(1, Math.floor(deps.concurrency.total / 2))) kick();
       });
     attempts.add(running);
   }
