@@ -279,6 +279,49 @@ describe("delivery", () => {
     expect((await deliveriesOf(app.url, endpoint.id)).deliveries).toHaveLength(1);
   });
 
+  test("an attempt in flight when its endpoint is disabled ends failed, not pending for ever", async () => {
+    const { app, receiver, clock } = setUp();
+    const { endpoint } = await register(app.url, { url: receiver.url, events: ["payment.created"] });
+    receiver.answer = () => new Response("no", { status: 500 });
+    await restCreate(app.url, 1);
+    await deliver(app, receiver, 1); // failed once: the retry is due in 5 s
+    clock.advance(6000);
+    // Another instance claims the retry; meanwhile a 410 seen elsewhere disables the endpoint.
+    const [id] = await app.repository.write((tx) =>
+      tx.claimDeliveries({
+        now: clock.now(),
+        leaseUntil: clock.now() + DELIVERY_LEASE_MS,
+        token: "other-instance",
+        limit: 1,
+        perEndpoint: 4,
+        inFlight: {},
+        candidates: 64,
+      }),
+    );
+    await app.repository.write((tx) => tx.disableWebhookEndpoint(endpoint.id, "410 Gone", clock.now()));
+    // Its attempt fails (500) and would be retried: it is failed instead, with what happened.
+    const recorded = await app.repository.write((tx) =>
+      tx.recordDeliveryAttempt({
+        id: id!,
+        token: "other-instance",
+        status: "pending",
+        attempts: 2,
+        statusCode: 500,
+        error: "HTTP 500",
+        nextAttemptAt: clock.now() + 300_000,
+        at: clock.now(),
+      }),
+    );
+    expect(recorded).toBe(true);
+    expect((await deliveriesOf(app.url, endpoint.id)).deliveries[0]).toMatchObject({
+      status: "failed",
+      attempts: 2,
+      last_status_code: 500,
+      next_attempt_at: null,
+    });
+    expect((await app.webhooks.queue()).pending).toBe(0);
+  });
+
   test("Retry-After on 429 is honoured: the next attempt waits as asked", async () => {
     const { app, receiver, clock } = setUp();
     const { endpoint } = await register(app.url, { url: receiver.url, events: ["payment.created"] });

@@ -75,6 +75,9 @@ const toDelivery = (r: RawDeliveryRow): DeliveryRecord => ({
 /** Endpoints an event of the type in parameter `$n` goes to (the filter is a JSON array; `[]` takes all). */
 const matching = (n: number, alias = "webhook_endpoints") =>
   `${alias}.enabled AND (${alias}.events = '[]' OR strpos(${alias}.events, '"' || $${n}::text || '"') > 0)`;
+/** The delivery's endpoint is disabled (inside an UPDATE of endpoint_deliveries). */
+const DISABLED =
+  "NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_deliveries.endpoint_id AND e.enabled)";
 const ENDPOINT_COLUMNS =
   "id, url, events, description, enabled, secret, previous_secret, previous_secret_until, created_at";
 const DELIVERY_COLUMNS =
@@ -190,8 +193,11 @@ export function createPostgresWebhookStore(pool: SQL): {
       query(async () => {
         const updated = await rows(
           tx,
-          `UPDATE endpoint_deliveries SET status = $3, attempts = $4, last_status_code = $5, last_error = $6,
-             next_attempt_at = $7, lease_until = 0, lease_token = NULL,
+          // A retry for an endpoint disabled meanwhile (a 410 seen by another attempt) ends failed, not pending.
+          `UPDATE endpoint_deliveries SET
+             status = CASE WHEN $3 = 'pending' AND ${DISABLED} THEN 'failed' ELSE $3 END,
+             next_attempt_at = CASE WHEN ${DISABLED} THEN NULL ELSE $7::bigint END,
+             attempts = $4, last_status_code = $5, last_error = $6, lease_until = 0, lease_token = NULL,
              delivered_at = CASE WHEN $3 = 'delivered' THEN $8 ELSE delivered_at END
            WHERE id = $1 AND lease_token = $2 RETURNING id`,
           [o.id, o.token, o.status, o.attempts, o.statusCode, o.error, o.nextAttemptAt, o.at],

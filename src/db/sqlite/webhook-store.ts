@@ -71,6 +71,9 @@ const toDelivery = (r: RawDeliveryRow): DeliveryRecord => ({
 
 /** Endpoints an event of type `$type` goes to (the filter is a JSON array; `[]` takes every type). */
 const MATCHING = `enabled = 1 AND (events = '[]' OR instr(events, '"' || $type || '"') > 0)`;
+/** The delivery's endpoint is disabled (inside an UPDATE of endpoint_deliveries). */
+const DISABLED =
+  "NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_deliveries.endpoint_id AND e.enabled = 1)";
 const ENDPOINT_COLUMNS =
   "id, url, events, description, enabled, secret, previous_secret, previous_secret_until, created_at";
 const DELIVERY_COLUMNS =
@@ -183,8 +186,11 @@ export function createSqliteWebhookStore(db: Db): { writes: WebhookWrites; reads
     },
     recordDeliveryAttempt: (o) => {
       const rows = q(
-        `UPDATE endpoint_deliveries SET status = $status, attempts = $attempts, last_status_code = $code,
-           last_error = $error, next_attempt_at = $next, lease_until = 0, lease_token = NULL,
+        // A retry for an endpoint disabled meanwhile (a 410 seen by another attempt) ends failed, not pending.
+        `UPDATE endpoint_deliveries SET
+           status = CASE WHEN $status = 'pending' AND ${DISABLED} THEN 'failed' ELSE $status END,
+           next_attempt_at = CASE WHEN ${DISABLED} THEN NULL ELSE $next END,
+           attempts = $attempts, last_status_code = $code, last_error = $error, lease_until = 0, lease_token = NULL,
            delivered_at = CASE WHEN $status = 'delivered' THEN $at ELSE delivered_at END
          WHERE id = $id AND lease_token = $token RETURNING id`,
       ).all({
