@@ -118,6 +118,15 @@ export function createMetrics(deps: MetricsDeps) {
     help: "Merchant webhook delivery attempts made by this instance",
     registers: [registry],
   });
+  // Both gauges come from one read of the queue per scrape: prom-client collects them at once, so the second
+  // finds the first one's read under way and shares it.
+  let queueRead: Promise<{ pending: number; oldestDueAgeSeconds: number }> | null = null;
+  const readQueue = () => {
+    queueRead ??= deps.webhookQueue!().finally(() => {
+      queueRead = null;
+    });
+    return queueRead;
+  };
   const webhookGauge = (
     name: string,
     help: string,
@@ -130,7 +139,7 @@ export function createMetrics(deps: MetricsDeps) {
       async collect() {
         if (!deps.webhookQueue) return;
         try {
-          this.set(pick(await deps.webhookQueue()));
+          this.set(pick(await readQueue()));
         } catch {
           // a closed or busy database leaves the last value
         }

@@ -109,3 +109,25 @@ describe("GET /metrics under bogus traffic", () => {
     expect(text).toMatch(/^http_requests_total\{method="GET",route="\/trpc\/payments.get",status="200"\} 1$/m);
   });
 });
+
+describe("the merchant-webhook queue gauges", () => {
+  test("one scrape reads the queue once for both gauges", async () => {
+    const { createMetrics } = await import("../src/metrics.ts");
+    const { createInMemoryBus } = await import("../src/bus/memory.ts");
+    let reads = 0;
+    const metrics = createMetrics({
+      bus: createInMemoryBus(),
+      paymentsByStatus: async () => ({ pending: 0, paid: 0, expired: 0 }),
+      webhookQueue: async () => {
+        reads++;
+        return { pending: 3, oldestDueAgeSeconds: 7.5 };
+      },
+    });
+    const text = await (await metrics.render()).text();
+    expect(text).toContain("webhook_queue_depth 3");
+    expect(text).toContain("webhook_oldest_due_seconds 7.5");
+    expect(reads).toBe(1);
+    await metrics.render();
+    expect(reads).toBe(2);
+  });
+});

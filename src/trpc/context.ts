@@ -55,29 +55,5 @@ export type Context = ProcedureDeps & { request: RequestInfo };
 export type CreateContext = (request: RequestInfo) => Context;
 
 export function createContextFactory(deps: ProcedureDeps): CreateContext {
-  const {
-    service,
-    feed,
-    watchBudget,
-    publicUrl,
-    apiKeys,
-    verifyWebhook,
-    receivedPix,
-    refunds,
-    webhooks,
-    pspWebhookToken,
-  } = deps;
-  return (request) => ({
-    service,
-    feed,
-    watchBudget,
-    publicUrl,
-    apiKeys,
-    verifyWebhook,
-    receivedPix,
-    refunds,
-    webhooks,
-    pspWebhookToken,
-    request,
-  });
+  return (request) => ({ ...deps, request });
 }

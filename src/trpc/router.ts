@@ -219,11 +219,6 @@ function endpointInputMessage(issues: InputIssue[]): string {
   return "Invalid value";
 }
 
-/** "Invalid limit" / "Invalid cursor" / "Unknown query parameter: x" for the delivery log's query. */
-function deliveriesInputMessage(issues: InputIssue[]): string {
-  return listFilterMessage(issues);
-}
-
 /** Merchant webhook endpoints and their delivery log (CONTRACT §10). */
 export const webhooksRouter = router({
   create: merchantProcedure
@@ -261,7 +256,7 @@ export const webhooksRouter = router({
     .mutation(({ ctx, input }) => ctx.webhooks.rotateSecret(input.id)),
 
   deliveries: merchantProcedure
-    .meta({ invalidInput: deliveriesInputMessage })
+    .meta({ invalidInput: listFilterMessage })
     .input(listDeliveriesInput)
     .output(listDeliveriesOutput)
     .query(async ({ ctx, input }) => {

@@ -37,6 +37,7 @@ import {
   refunds,
   webhookDeliveries,
 } from "./schema.ts";
+import { query } from "./steps.ts";
 import { createPostgresWebhookStore } from "./webhook-store.ts";
 
 const p = sql.placeholder;
@@ -178,11 +179,6 @@ function withEvent(
       };
     },
   };
-}
-
-/** A step that waits for one query: the write's generator yields the promise and is resumed with its rows. */
-function* query<T>(run: () => Promise<T>): Generator<unknown, T, unknown> {
-  return (yield run()) as T;
 }
 
 /** Runs a write's generator, awaiting each step it yields and throwing each step's error back into it. */

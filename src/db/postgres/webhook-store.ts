@@ -7,14 +7,10 @@ import type {
   WebhookWrites,
 } from "../../payments/webhook-repository.ts";
 import type { WebhookEventType } from "../../webhooks/events.ts";
+import { query } from "./steps.ts";
 
 /** What runs a statement: the pool, or one transaction's connection. */
 type Runner = Pick<SQL, "unsafe">;
-
-/** A step that waits for one query: the write's generator yields the promise and is resumed with its result. */
-function* query<T>(run: () => Promise<T>): Generator<unknown, T, unknown> {
-  return (yield run()) as T;
-}
 
 interface RawEndpointRow {
   id: string;

@@ -8,7 +8,6 @@ import type {
   PaymentRepository,
   PaymentWrites,
   ReceivedPixFilter,
-  Step,
   WriteFn,
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
@@ -24,6 +23,7 @@ import {
   refunds,
   webhookDeliveries,
 } from "./schema.ts";
+import { done } from "./steps.ts";
 import { createSqliteWebhookStore } from "./webhook-store.ts";
 import { createWriteBatcher } from "./write-batch.ts";
 
@@ -143,11 +143,6 @@ function compile<Values extends Record<string, SQLQueryBindings>>(
     all: <T>(values: Values) => stmt.all(...bind(values)) as T[],
     run: (values: Values) => stmt.run(...bind(values)),
   };
-}
-
-/** A step that is already done: bun:sqlite answers synchronously, so a SQLite write never waits. */
-function done<T>(value: T): Step<T> {
-  return { [Symbol.iterator]: () => ({ next: () => ({ done: true, value }) }) };
 }
 
 /**

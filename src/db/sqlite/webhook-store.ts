@@ -1,5 +1,4 @@
 import type { Statement } from "bun:sqlite";
-import type { Step } from "../../payments/repository.ts";
 import type {
   DeliveryRecord,
   DeliveryWork,
@@ -9,11 +8,7 @@ import type {
 } from "../../payments/webhook-repository.ts";
 import type { WebhookEventType } from "../../webhooks/events.ts";
 import type { Db } from "./client.ts";
-
-/** A step that is already done: bun:sqlite answers synchronously. */
-function done<T>(value: T): Step<T> {
-  return { [Symbol.iterator]: () => ({ next: () => ({ done: true, value }) }) };
-}
+import { done } from "./steps.ts";
 
 interface RawEndpointRow {
   id: string;
