@@ -7,7 +7,7 @@
  * serve can be computed. Writes its section of docs/benchmarks.md between its markers.
  *   node_modules/.bin/bun bench/postgres.ts [--quick] [--out <file>] [--no-report]
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
@@ -15,6 +15,7 @@ import { runMigrations } from "../src/db/postgres/client.ts";
 import { startPostgres } from "../test/postgres.ts";
 import { startRedis } from "../test/redis.ts";
 import { cpuSeconds, ROOT, type Served, startServer } from "./lib/proc.ts";
+import { replaceSection } from "./lib/section.ts";
 import { type PendingPayment, signature } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { runLoad } from "./lib/wrk.ts";
@@ -328,14 +329,7 @@ function report() {
   const section = lines.join("\n");
   console.log(`\n${section}\n`);
   if (!REPORT) return;
-  const text = existsSync(OUT) ? readFileSync(OUT, "utf8") : "";
-  const at = text.indexOf(MARK_START);
-  const end = text.indexOf(MARK_END);
-  const next =
-    at >= 0 && end > at
-      ? text.slice(0, at) + section + text.slice(end + MARK_END.length)
-      : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(OUT, next);
+  replaceSection(OUT, "postgres", section);
   log(`wrote the PostgreSQL section of ${OUT}`);
 }
 

@@ -12,7 +12,7 @@
  *   node_modules/.bin/bun bench/webhooks.ts [--quick] [--out <file>] [--no-report] [--profile <dir>]
  */
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, runMigrations } from "../src/db/sqlite/client.ts";
@@ -21,6 +21,7 @@ import { WEBHOOK_DELIVERY_CONCURRENCY, WEBHOOK_ENDPOINT_CONCURRENCY } from "../s
 import { createWebhookVerifier } from "../src/webhooks/standard-webhooks.ts";
 import { describeMachine } from "./lib/machine.ts";
 import { BUN, cpuSeconds, LOADGEN_CPU, ROOT, SERVER_CPU, type Served, startServer } from "./lib/proc.ts";
+import { replaceSection } from "./lib/section.ts";
 import { signature } from "./lib/seed.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { runLoad } from "./lib/wrk.ts";
@@ -579,19 +580,14 @@ function report(machine: ReturnType<typeof describeMachine>, bodyBytes: number) 
   const section = lines.join("\n");
   console.log(`\n${section}\n`);
   if (!REPORT) return;
-  const text = existsSync(OUT) ? readFileSync(OUT, "utf8") : "";
-  const at = text.indexOf(MARK_START);
-  const end = text.indexOf(MARK_END);
-  let next =
-    at >= 0 && end > at
-      ? text.slice(0, at) + section + text.slice(end + MARK_END.length)
-      : `${text.trimEnd()}\n\n${section}\n`;
   // The reading is written by hand after a run; keep it across runs.
-  const old = at >= 0 && end > at ? text.slice(at, end) : "";
-  const reading = /\n\*\*Reading\.\*\*[\s\S]*$/.exec(old)?.[0];
-  if (reading) next = next.replace("\nREADING\n", `${reading.trimEnd()}\n`);
-  else next = next.replace("\nREADING\n", "\n**Reading.** (to be written after a full run)\n");
-  writeFileSync(OUT, next);
+  replaceSection(OUT, "webhooks", (old) => {
+    const reading = /\n\*\*Reading\.\*\*[\s\S]*?(?=\n<!-- webhooks:end -->)/.exec(old)?.[0];
+    return section.replace(
+      "\nREADING\n",
+      reading ? `${reading.trimEnd()}\n` : "\n**Reading.** (to be written after a full run)\n",
+    );
+  });
   log(`wrote the webhooks section of ${OUT}`);
 }
 
