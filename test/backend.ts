@@ -79,33 +79,9 @@ const normalize = (rows: Rows): Rows =>
 
 /** Opens storage of the run's backend: a SQLite file in `dir`, or a fresh PostgreSQL database. */
 export function openTestStorage(dir: string, sqliteFile?: string): TestStorage {
-  if (BACKEND === "postgres") {
-    const url = newPostgresDatabase();
-    const storage = postgresStorage(url, 10);
-    return {
-      storage,
-      url,
-      async query(text, ...params) {
-        let n = 0;
-        const rows = await storage.pool.unsafe(
-          text.replace(/\?/g, () => `$${++n}`),
-          params,
-        );
-        return normalize([...rows]);
-      },
-      close: () => storage.close(),
-    };
-  }
-  const url = sqliteFile ?? join(dir, "payments.sqlite");
-  const storage = openSqliteStorage(url);
-  return {
-    storage,
-    url,
-    async query(text, ...params) {
-      return normalize(storage.db.$client.query(text).all(...(params as never[])) as Rows);
-    },
-    close: () => storage.close(),
-  };
+  return openTestStorageAt(
+    BACKEND === "postgres" ? newPostgresDatabase() : (sqliteFile ?? join(dir, "payments.sqlite")),
+  );
 }
 
 /** Opens storage on a database another TestStorage made (a second instance on the same database). */

@@ -74,6 +74,12 @@ describe("loadConfig", () => {
     ["WS_MESSAGE_BURST", "0"],
     ["HOST", "my host"],
     ["HOST", "http://127.0.0.1"],
+    ["WEBHOOK_RETRY_SCHEDULE", "abc"],
+    ["WEBHOOK_RETRY_SCHEDULE", "5,-1"],
+    ["WEBHOOK_RETRY_SCHEDULE", Array.from({ length: 21 }, () => "1").join(",")],
+    ["WEBHOOK_RETRY_SCHEDULE", "0,,5"],
+    ["WEBHOOK_ALLOW_PRIVATE_URLS", "yes"],
+    ["WEBHOOK_RETENTION_DAYS", "0"],
   ])("a bad %s (%p) stops start-up with a message naming it", (name, value) => {
     let error: unknown;
     try {

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config.ts";
 import {
   BUN,
   manualClock,
@@ -129,25 +129,7 @@ describe("SSRF in production", () => {
 
 describe("WEBHOOK_* configuration", () => {
   const base = { API_KEYS: TEST_API_KEY, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
-  const tooLong = Array.from({ length: 21 }, () => "1").join(",");
-
-  test.each([
-    ["WEBHOOK_RETRY_SCHEDULE", "abc"],
-    ["WEBHOOK_RETRY_SCHEDULE", "5,-1"],
-    ["WEBHOOK_RETRY_SCHEDULE", tooLong],
-    ["WEBHOOK_RETRY_SCHEDULE", "0,,5"],
-    ["WEBHOOK_ALLOW_PRIVATE_URLS", "yes"],
-    ["WEBHOOK_RETENTION_DAYS", "0"],
-  ])("a bad %s (%p) is refused with a message naming it", (name, value) => {
-    let error: unknown;
-    try {
-      loadConfig({ ...base, [name]: value });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(name);
-  });
+  // Bad values of each WEBHOOK_* variable are in test/config.test.ts's table of refusals.
 
   test("good values are taken: the schedule in ms, 20 entries at most, the flag, the retention", () => {
     const c = loadConfig({
