@@ -161,6 +161,132 @@ describe("the payment repository", () => {
     expect((await repo.list("all", { before: Number.MAX_SAFE_INTEGER, limit: 10, now: T0 })).length).toBe(1);
   });
 
+  describe("createPayment and confirmPayment: a write's whole change in one step", () => {
+    const endpoint = () =>
+      repo.write((tx) =>
+        tx.insertWebhookEndpoint({
+          id: "we_1",
+          url: "https://shop.example/hooks",
+          events: [],
+          description: null,
+          sealedSecret: "sealed",
+          createdAt: T0,
+        }),
+      );
+    const aroundId = (id: string) => ({
+      id,
+      type: "payment.created" as const,
+      createdAt: T0,
+      dueAt: T0,
+      payloadBefore: '{"id":',
+      payloadAfter: ',"ok":true}',
+    });
+    const claim = { merchant: "m", key: "k", requestHash: "h" };
+    const count = async (table: string) => Number((await storage.query(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+
+    test("createPayment inserts the payment, its event, the key's claim and the outbox rows, the payload around its id", async () => {
+      await endpoint();
+      const outcome = await repo.write((tx) =>
+        tx.createPayment(newPayment(), { idempotencyKey: claim, webhookEvent: aroundId("evt_1") }),
+      );
+      if (!outcome.created) throw new Error("not created");
+      expect(outcome.queued).toBe(1);
+      expect(await repo.findById(outcome.row.id)).toEqual(outcome.row);
+      expect(outcome.row).toMatchObject({ status: "pending", refundedCents: 0, paidAt: null });
+      expect(await repo.lastEventId(outcome.row.bankPaymentId)).toBeGreaterThan(0);
+      expect(await storage.query("SELECT payload FROM webhook_events WHERE id = ?", "evt_1")).toEqual([
+        { payload: `{"id":${outcome.row.id},"ok":true}` },
+      ]);
+      expect(await count("endpoint_deliveries")).toBe(1);
+      expect(await repo.write((tx) => tx.findIdempotencyKey("m", "k"))).toEqual({
+        requestHash: "h",
+        paymentId: outcome.row.id,
+      });
+    });
+
+    test("createPayment with a claimed key changes nothing and gives the claim back", async () => {
+      const first = await repo.write((tx) =>
+        tx.createPayment(newPayment(), { idempotencyKey: claim, webhookEvent: aroundId("evt_1") }),
+      );
+      if (!first.created) throw new Error("not created");
+      const again = await repo.write((tx) =>
+        tx.createPayment(newPayment(), {
+          idempotencyKey: { ...claim, requestHash: "other" },
+          webhookEvent: aroundId("evt_2"),
+        }),
+      );
+      expect(again).toEqual({ created: false, kept: { requestHash: "h", paymentId: first.row.id } });
+      expect(await count("payments")).toBe(1);
+      expect(await count("payment_events")).toBe(1);
+      expect(await count("webhook_events")).toBe(0);
+    });
+
+    test("two writes racing one key: one payment; the other write runs again and finds the claim", async () => {
+      const race = () =>
+        repo.write((tx) => tx.createPayment(newPayment(), { idempotencyKey: claim, webhookEvent: aroundId("evt_x") }));
+      const outcomes = await Promise.all([race(), race(), race()]);
+      expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+      expect(outcomes.filter((o) => !o.created)).toHaveLength(2);
+      expect(await count("payments")).toBe(1);
+      expect(await count("idempotency_keys")).toBe(1);
+    });
+
+    test("confirmPayment: pending → paid with its event, receipt and outbox rows, once", async () => {
+      await endpoint();
+      const row = await create();
+      const event = (id: string) => ({
+        id,
+        type: "payment.paid" as const,
+        payload: "{}",
+        createdAt: T0 + 5,
+        dueAt: T0 + 5,
+      });
+      const paid = await repo.write((tx) =>
+        tx.confirmPayment(row.id, T0 + 5, { webhookEvent: event("evt_p1"), receipt: { webhookId: "msg_1" } }),
+      );
+      expect(paid).toEqual({ row: { ...row, status: "paid", paidAt: T0 + 5 }, queued: 1 });
+      expect(await repo.write((tx) => tx.findWebhookReceipt("msg_1"))).toEqual({ paymentId: row.id });
+      const again = await repo.write((tx) => tx.confirmPayment(row.id, T0 + 6, { webhookEvent: event("evt_p2") }));
+      expect(again).toBeUndefined();
+      expect(await count("webhook_events")).toBe(1);
+      expect(await count("payment_events")).toBe(2);
+      const expired = await create();
+      expect(
+        await repo.write((tx) => tx.confirmPayment(expired.id, T0 + 60_000, { webhookEvent: event("evt_p3") })),
+      ).toBeUndefined();
+      expect(await count("webhook_events")).toBe(1);
+    });
+
+    test("a receipt recorded first fails a rival confirmation's write, which keeps none of its changes", async () => {
+      const [a, b] = [await create(), await create()];
+      const event = (id: string) => ({ id, type: "payment.paid" as const, payload: "{}", createdAt: T0, dueAt: T0 });
+      await repo.write((tx) =>
+        tx.confirmPayment(a.id, T0 + 1, { webhookEvent: event("evt_a"), receipt: { webhookId: "msg" } }),
+      );
+      await expect(
+        repo.write((tx) =>
+          tx.confirmPayment(b.id, T0 + 1, { webhookEvent: event("evt_b"), receipt: { webhookId: "msg" } }),
+        ),
+      ).rejects.toThrow();
+      expect((await repo.findById(b.id))?.status).toBe("pending");
+    });
+
+    test("after a final step changed data its write may read, but any other change is refused", async () => {
+      const read = await repo.write(function* (tx) {
+        const outcome = yield* tx.createPayment(newPayment(), { webhookEvent: aroundId("evt_r") });
+        if (!outcome.created) throw new Error("not created");
+        return yield* tx.findById(outcome.row.id);
+      });
+      expect(read?.status).toBe("pending");
+      await expect(
+        repo.write(function* (tx) {
+          yield* tx.createPayment(newPayment(), { webhookEvent: aroundId("evt_s") });
+          yield* tx.insertPayment(newPayment());
+        }),
+      ).rejects.toThrow("a final step must be the last change");
+    });
+  });
+
   test("webhook receipts and idempotency keys are pruned by age", async () => {
     const row = await create();
     await repo.write(function* (tx) {

@@ -1,5 +1,5 @@
 import type { PaymentStatus, ReceivedPix, Refund, RefundStatus, UnmatchedReason } from "./model.ts";
-import type { WebhookReads, WebhookWrites } from "./webhook-repository.ts";
+import type { NewWebhookEvent, NewWebhookEventAroundId, WebhookReads, WebhookWrites } from "./webhook-repository.ts";
 
 /**
  * The storage port of the payment service. The service's rules are written once, against these
@@ -94,8 +94,46 @@ export interface Step<T> {
 /** A write: a generator function over `tx` whose return value is the write's result. */
 export type WriteFn<T> = (tx: PaymentWrites) => Step<T>;
 
-/** What a write may do. Everything done through one `PaymentWrites` commits together or not at all. */
+/** What `createPayment` did: created the payment, or found the idempotency key claimed and changed nothing. */
+export type CreateOutcome =
+  | { created: true; row: PaymentRecord; queued: number }
+  | { created: false; kept: { requestHash: string; paymentId: number } };
+
+/** An idempotency key a create claims: the key of `merchant`, and the fingerprint of its request. */
+export interface KeyClaim {
+  merchant: string;
+  key: string;
+  requestHash: string;
+}
+
+/**
+ * What a write may do. Everything done through one `PaymentWrites` commits together or not at all.
+ *
+ * `createPayment` and `confirmPayment` are each the whole change of their write, in one step: an adapter may run
+ * such a step as one statement by itself (the PostgreSQL one does, without a transaction around it), so a write
+ * that uses one makes no other change after it (it may still read). Their meaning is that of the smaller steps
+ * in `createPaymentInSteps` and `confirmPaymentInSteps` below, which the SQLite adapter runs.
+ */
 export interface PaymentWrites extends WebhookWrites {
+  /**
+   * Unless `idempotencyKey` is claimed already: inserts the pending payment with its `created` event, records
+   * `webhookEvent` (its payload around the new id) and claims the key for the payment. A key claimed by a
+   * rival write committing first fails the write (it runs again and then finds the key).
+   */
+  createPayment(
+    payment: NewPayment,
+    options: { idempotencyKey?: KeyClaim; webhookEvent: NewWebhookEventAroundId },
+  ): Step<CreateOutcome>;
+  /**
+   * `markPaid(id, now)` and, when it changed the payment, `webhookEvent` (written by the caller for the paid row)
+   * and the inbound `receipt` with it. Undefined, changing nothing, when the payment was not pending and unexpired.
+   * A receipt recorded by a rival write committing first fails the write (it runs again and then finds it).
+   */
+  confirmPayment(
+    id: number,
+    now: number,
+    options: { webhookEvent: NewWebhookEvent; receipt?: { webhookId: string } },
+  ): Step<{ row: PaymentRecord; queued: number } | undefined>;
   findById(id: number): Step<PaymentRecord | undefined>;
   findByBankPaymentId(bankPaymentId: string): Step<PaymentRecord | undefined>;
   /** Inserts a pending payment and its `created` event. */
@@ -228,4 +266,42 @@ export interface PaymentRepository extends WebhookReads {
   /** True when some outbox row is due at `now` and not leased (a cheap look before claiming). */
   hasDueRefundSends(now: number): Promise<boolean>;
   write<T>(fn: WriteFn<T>): Promise<T>;
+}
+
+/** The error of a write that changes data after its createPayment or confirmPayment did (a programming error). */
+export const CHANGE_AFTER_FINAL =
+  "A write step came after a final step that changed data: a final step must be the last change";
+
+/** `createPayment` in the smaller steps: its meaning, and the SQLite adapter's implementation. */
+export function* createPaymentInSteps(
+  tx: PaymentWrites,
+  payment: NewPayment,
+  options: { idempotencyKey?: KeyClaim; webhookEvent: NewWebhookEventAroundId },
+): Generator<unknown, CreateOutcome, unknown> {
+  const claim = options.idempotencyKey;
+  if (claim) {
+    const kept = yield* tx.findIdempotencyKey(claim.merchant, claim.key);
+    if (kept) return { created: false, kept };
+  }
+  const row = yield* tx.insertPayment(payment);
+  const { payloadBefore, payloadAfter, ...event } = options.webhookEvent;
+  const queued = yield* tx.recordWebhookEvent({ ...event, payload: `${payloadBefore}${row.id}${payloadAfter}` });
+  if (claim) yield* tx.insertIdempotencyKey({ ...claim, paymentId: row.id, createdAt: payment.createdAt });
+  return { created: true, row, queued };
+}
+
+/** `confirmPayment` in the smaller steps: its meaning, and the SQLite adapter's implementation. */
+export function* confirmPaymentInSteps(
+  tx: PaymentWrites,
+  id: number,
+  now: number,
+  options: { webhookEvent: NewWebhookEvent; receipt?: { webhookId: string } },
+): Generator<unknown, { row: PaymentRecord; queued: number } | undefined, unknown> {
+  const row = yield* tx.markPaid(id, now);
+  if (!row) return undefined;
+  const queued = yield* tx.recordWebhookEvent(options.webhookEvent);
+  if (options.receipt) {
+    yield* tx.insertWebhookReceipt({ webhookId: options.receipt.webhookId, paymentId: row.id, receivedAt: now });
+  }
+  return { row, queued };
 }

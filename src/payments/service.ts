@@ -12,7 +12,7 @@ import {
 } from "./errors.ts";
 import type { Bus } from "./events.ts";
 import { DEFAULT_PAGE_SIZE, effectiveStatus, MAX_PAGE_SIZE, type Payment, type PaymentStatus } from "./model.ts";
-import type { PaymentEventType, PaymentRecord, PaymentRepository } from "./repository.ts";
+import type { NewPayment, PaymentEventType, PaymentRecord, PaymentRepository } from "./repository.ts";
 import type { WebhookEventRecorder } from "./webhook-events.ts";
 
 /** Idempotency keys and webhook ids are kept at least this long (CONTRACT §4: at least 24 h). */
@@ -70,6 +70,20 @@ export function requestFingerprint(charge: NewCharge): string {
   return createHash("sha256").update(parts.join("&")).digest("hex");
 }
 
+/** A new payment as the store will keep it: pending, nothing paid or refunded; its id is the store's to give. */
+export function newRecord(payment: NewPayment): PaymentRecord {
+  return {
+    id: 0,
+    ...payment,
+    status: "pending",
+    paidAt: null,
+    expiredAt: null,
+    endToEndId: null,
+    refundReservedCents: 0,
+    refundedCents: 0,
+  };
+}
+
 /** A stored row as the service shows it, with its effective status at `now`. */
 export function toPayment(row: PaymentRecord, now: number): Payment {
   return {
@@ -114,9 +128,10 @@ export interface PaymentSnapshot {
 export function createPaymentService(deps: PaymentServiceDeps) {
   const { repo, clock, ids, bus, webhookEvents } = deps;
 
-  const announce = (row: PaymentRecord, type: PaymentEventType) => {
+  /** After a commit: watchers, the dispatcher when the write queued deliveries (`queued`), the domain log. */
+  const announce = (row: PaymentRecord, type: PaymentEventType, queued: number) => {
     bus.publish({ bankPaymentId: row.bankPaymentId });
-    deps.onWebhookEvents?.();
+    if (queued > 0) deps.onWebhookEvents?.();
     deps.onChange?.({ type, paymentId: row.id, bankPaymentId: row.bankPaymentId });
   };
 
@@ -142,14 +157,6 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       const now = clock.now();
       const requestHash = requestFingerprint(charge);
       const result = await repo.write(function* (tx) {
-        if (input.idempotencyKey !== undefined) {
-          const kept = yield* tx.findIdempotencyKey(input.merchant, input.idempotencyKey);
-          if (kept) {
-            if (kept.requestHash !== requestHash) throw IdempotencyConflict();
-            const first = yield* tx.findById(kept.paymentId);
-            return { row: first!, created: false };
-          }
-        }
         const bankPaymentId = ids.uuid();
         const brCode = buildBrCode({
           pixKey: deps.pix.key,
@@ -159,7 +166,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           txid: txidFromUuid(bankPaymentId),
           pointOfInitiation: "12",
         });
-        const row = yield* tx.insertPayment({
+        const payment: NewPayment = {
           bankPaymentId,
           amountCents: input.amountCents,
           brCode,
@@ -168,20 +175,22 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           description: charge.description,
           metadata: charge.metadata,
           returnUrl: charge.returnUrl,
+        };
+        // One step: the key's claim, the payment and its merchant-webhook event commit together (or, when the
+        // key is claimed already, nothing changes and the claim comes back).
+        const outcome = yield* tx.createPayment(payment, {
+          idempotencyKey:
+            input.idempotencyKey === undefined
+              ? undefined
+              : { merchant: input.merchant, key: input.idempotencyKey, requestHash },
+          webhookEvent: webhookEvents.aroundId("payment.created", now, newRecord(payment)),
         });
-        yield* webhookEvents.record(tx, "payment.created", now, row);
-        if (input.idempotencyKey !== undefined) {
-          yield* tx.insertIdempotencyKey({
-            merchant: input.merchant,
-            key: input.idempotencyKey,
-            requestHash,
-            paymentId: row.id,
-            createdAt: now,
-          });
-        }
-        return { row, created: true };
+        if (outcome.created) return { row: outcome.row, created: true, queued: outcome.queued };
+        if (outcome.kept.requestHash !== requestHash) throw IdempotencyConflict();
+        const first = yield* tx.findById(outcome.kept.paymentId);
+        return { row: first!, created: false, queued: 0 };
       });
-      if (result.created) announce(result.row, "created");
+      if (result.created) announce(result.row, "created", result.queued);
       return { payment: toPayment(result.row, now), created: result.created };
     },
 
@@ -252,25 +261,27 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           const seen = yield* tx.findWebhookReceipt(input.webhookId);
           if (seen) {
             if (seen.paymentId !== row.id) throw WebhookIdReused();
-            return { row, changed: false };
+            return { row, changed: false, queued: 0 };
           }
         }
-        if (row.status === "paid") return { row, changed: false };
-        const paid = yield* tx.markPaid(row.id, now);
+        if (row.status === "paid") return { row, changed: false, queued: 0 };
+        // The payment as the confirmation leaves it, for its merchant-webhook event: recorded in the same step as
+        // the conditional update (and the receipt), which changes nothing else of a pending payment.
+        const paidRow: PaymentRecord = { ...row, status: "paid", paidAt: now, endToEndId: null };
+        const paid = yield* tx.confirmPayment(row.id, now, {
+          webhookEvent: webhookEvents.draft("payment.paid", now, paidRow),
+          receipt: input.webhookId === undefined ? undefined : { webhookId: input.webhookId },
+        });
         if (!paid) {
           // Not pending, or past its expiry. A concurrent confirmation may have won between the read and
           // the update (PostgreSQL re-checks the condition after waiting for it): then this one is a repeat.
           const current = yield* tx.findById(row.id);
-          if (current?.status === "paid") return { row: current, changed: false };
+          if (current?.status === "paid") return { row: current, changed: false, queued: 0 };
           throw PaymentExpired();
         }
-        yield* webhookEvents.record(tx, "payment.paid", now, paid);
-        if (input.webhookId !== undefined) {
-          yield* tx.insertWebhookReceipt({ webhookId: input.webhookId, paymentId: paid.id, receivedAt: now });
-        }
-        return { row: paid, changed: true };
+        return { row: paid.row, changed: true, queued: paid.queued };
       });
-      if (result.changed) announce(result.row, "paid");
+      if (result.changed) announce(result.row, "paid", result.queued);
       return { payment: toPayment(result.row, now), changed: result.changed };
     },
 
@@ -285,14 +296,16 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       for (;;) {
         const rows = await repo.write(function* (tx) {
           const due = yield* tx.markDueExpired(now, EXPIRY_CHUNK);
-          for (const row of due) yield* webhookEvents.record(tx, "payment.expired", now, row);
-          return due;
+          let queued = 0;
+          for (const row of due) queued += yield* webhookEvents.record(tx, "payment.expired", now, row);
+          return { due, queued };
         });
-        for (const row of rows) {
-          announce(row, "expired");
+        for (const [i, row] of rows.due.entries()) {
+          // The dispatcher is woken once, with the first row, when the step queued any delivery.
+          announce(row, "expired", i === 0 ? rows.queued : 0);
           expired.push(toPayment(row, now));
         }
-        if (rows.length < EXPIRY_CHUNK) return expired;
+        if (rows.due.length < EXPIRY_CHUNK) return expired;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     },

@@ -73,18 +73,30 @@ export interface DeliveryOutcome {
   at: number;
 }
 
+/** A merchant-webhook event as a write records it: its deliveries are due at `dueAt`. */
+export interface NewWebhookEvent {
+  id: string;
+  type: WebhookEventType;
+  payload: string;
+  createdAt: number;
+  dueAt: number;
+}
+
+/**
+ * The event of a payment not yet inserted: its payload is `payloadBefore`, the new payment's id, `payloadAfter`
+ * (the id is the one field of the payload that only the insert knows).
+ */
+export interface NewWebhookEventAroundId extends Omit<NewWebhookEvent, "payload"> {
+  payloadBefore: string;
+  payloadAfter: string;
+}
+
 export interface WebhookWrites {
   /**
    * Records an event and one pending delivery, due at `dueAt`, for every enabled endpoint whose filter takes
    * its type; nothing when no endpoint does. Returns how many deliveries it queued.
    */
-  recordWebhookEvent(event: {
-    id: string;
-    type: WebhookEventType;
-    payload: string;
-    createdAt: number;
-    dueAt: number;
-  }): Step<number>;
+  recordWebhookEvent(event: NewWebhookEvent): Step<number>;
   insertWebhookEndpoint(endpoint: NewWebhookEndpoint): Step<WebhookEndpointRecord>;
   /** Deletes the endpoint and its deliveries; false when there was none. */
   deleteWebhookEndpoint(id: string): Step<boolean>;

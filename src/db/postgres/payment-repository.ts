@@ -17,14 +17,15 @@ import {
 import { drizzle } from "drizzle-orm/bun-sql";
 import { StorageUnavailable } from "../../payments/errors.ts";
 import type { PaymentStatus, ReceivedPix, Refund } from "../../payments/model.ts";
-import type {
-  ClaimedRefundSend,
-  ListFilter,
-  PaymentRecord,
-  PaymentRepository,
-  PaymentWrites,
-  ReceivedPixFilter,
-  WriteFn,
+import {
+  CHANGE_AFTER_FINAL,
+  type ClaimedRefundSend,
+  type ListFilter,
+  type PaymentRecord,
+  type PaymentRepository,
+  type PaymentWrites,
+  type ReceivedPixFilter,
+  type WriteFn,
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
 import {
@@ -37,13 +38,11 @@ import {
   refunds,
   webhookDeliveries,
 } from "./schema.ts";
-import { query } from "./steps.ts";
-import { createPostgresWebhookStore } from "./webhook-store.ts";
+import { final, type PgStep, query, type Runner, read } from "./steps.ts";
+import { createPostgresWebhookStore, outboxCtes } from "./webhook-store.ts";
 
 const p = sql.placeholder;
 
-/** What runs a statement: the pool, or one transaction's connection. */
-type Runner = Pick<SQL, "unsafe">;
 type Row = Record<string, unknown>;
 
 /** A payments row as the driver returns it: bigint columns arrive as strings. */
@@ -181,20 +180,50 @@ function withEvent(
   };
 }
 
-/** Runs a write's generator, awaiting each step it yields and throwing each step's error back into it. */
-async function drive<T>(fn: WriteFn<T>, tx: PaymentWrites): Promise<T> {
-  const it = fn(tx)[Symbol.iterator]();
+/** Runs one step on `runner`, then resumes the write's generator with its result (or throws its error into it). */
+async function advance<T>(
+  it: Iterator<unknown, T, unknown>,
+  step: PgStep<unknown>,
+  runner: Runner,
+): Promise<{ next: IteratorResult<unknown, T>; value?: unknown }> {
+  let value: unknown;
+  try {
+    value = await step.run(runner);
+  } catch (err) {
+    if (!it.throw) throw err;
+    return { next: it.throw(err) };
+  }
+  return { next: it.next(value), value };
+}
+
+/**
+ * Runs a write's generator, step by step (see StepKind in steps.ts). Its reads run on the pool until its first
+ * `write` step, which begins the transaction that everything after runs in; a `final` step met before any
+ * transaction runs by itself, one autocommit statement, so a write that is reads and one final step (a create,
+ * a confirmation, a claim) needs no BEGIN and COMMIT: on this driver those cost more than the statement.
+ */
+async function drive<T>(pool: SQL, fn: WriteFn<T>, writes: PaymentWrites): Promise<T> {
+  const it = fn(writes)[Symbol.iterator]();
+  let committed = false;
   let next = it.next();
   while (!next.done) {
-    let value: unknown;
-    try {
-      value = await next.value;
-    } catch (err) {
-      if (!it.throw) throw err;
-      next = it.throw(err);
-      continue;
+    const step = next.value as PgStep<unknown>;
+    if (committed && step.kind !== "read") {
+      throw new Error(CHANGE_AFTER_FINAL);
     }
-    next = it.next(value);
+    if (step.kind === "write") {
+      return pool.begin(async (tx) => {
+        let current = step;
+        for (;;) {
+          const { next: after } = await advance(it, current, tx);
+          if (after.done) return after.value;
+          current = after.value as PgStep<unknown>;
+        }
+      });
+    }
+    const result = await advance(it, step, pool);
+    if (step.kind === "final" && "value" in result && step.changed!(result.value)) committed = true;
+    next = result.next;
   }
   return next.value;
 }
@@ -238,11 +267,12 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The PostgreSQL adapter of the payment repository. A write is one transaction (READ COMMITTED): the
- * confirmation's conditional UPDATE … RETURNING re-checks its condition after waiting for a concurrent
- * one, so exactly one wins; an idempotency key is claimed by its primary key, so of two racing writes one
- * commits and the other fails with a unique violation and runs again, finding the key; the expiry sweep
- * takes due rows with FOR UPDATE SKIP LOCKED, so instances sweeping at once never take the same row.
+ * The PostgreSQL adapter of the payment repository. A write's changes are one transaction (READ COMMITTED), or
+ * one statement by itself when a final step makes them all (see `drive`): the confirmation's conditional
+ * UPDATE … RETURNING re-checks its condition after waiting for a concurrent one, so exactly one wins; an
+ * idempotency key is claimed by its primary key, so of two racing writes one commits and the other fails with a
+ * unique violation and runs again, finding the key; the expiry sweep takes due rows with FOR UPDATE SKIP LOCKED,
+ * so instances sweeping at once never take the same row.
  */
 export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
   // Only to write SQL from the schema; statements run through `compile`.
@@ -625,6 +655,54 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
       .groupBy(sql`1`),
   );
 
+  // A create as one statement: the key looked up, and unless it is claimed the payment, its event, the key's
+  // claim and the merchant-webhook outbox's rows. One row comes back: the payment, or the claim that was kept.
+  const createText = `
+    WITH kept AS (
+      SELECT request_hash, payment_id FROM idempotency_keys WHERE $9::text IS NOT NULL AND merchant = $9 AND key = $10
+    ), changed AS (
+      INSERT INTO payments (bank_payment_id, amount_cents, status, br_code, created_at, expires_at, description,
+                            metadata, return_url)
+      SELECT $1::text, $2::bigint, 'pending', $3::text, $4::bigint, $5::bigint, $6::text, $7::text, $8::text
+      WHERE NOT EXISTS (SELECT 1 FROM kept)
+      RETURNING *
+    ), event AS (
+      INSERT INTO payment_events (payment_id, type, at) SELECT id, 'created', created_at FROM changed
+    ), claim AS (
+      INSERT INTO idempotency_keys (merchant, key, request_hash, payment_id, created_at)
+      SELECT $9, $10, $11, id, created_at FROM changed WHERE $9::text IS NOT NULL
+    ), ${outboxCtes({
+      id: "$12::text",
+      type: "$13",
+      payload: "$14::text || changed.id || $15::text",
+      createdAt: "changed.created_at",
+      dueAt: "$16::bigint",
+      from: "changed",
+    })}
+    SELECT changed.*, kept.request_hash AS kept_request_hash, kept.payment_id AS kept_payment_id,
+           (SELECT count(*) FROM queued) AS queued
+    FROM (SELECT 1) AS one LEFT JOIN changed ON true LEFT JOIN kept ON true`;
+  // A confirmation's change as one statement: the conditional UPDATE, its event, the inbound receipt and the outbox.
+  const confirmText = `
+    WITH changed AS (
+      UPDATE payments SET status = 'paid', paid_at = $2::bigint, end_to_end_id = NULL
+      WHERE id = $1::bigint AND status = 'pending' AND expires_at > $2::bigint
+      RETURNING *
+    ), event AS (
+      INSERT INTO payment_events (payment_id, type, at) SELECT id, 'paid', paid_at FROM changed
+    ), receipt AS (
+      INSERT INTO webhook_deliveries (webhook_id, payment_id, received_at)
+      SELECT $3::text, id, paid_at FROM changed WHERE $3::text IS NOT NULL
+    ), ${outboxCtes({
+      id: "$4::text",
+      type: "$5",
+      payload: "$6::text",
+      createdAt: "changed.paid_at",
+      dueAt: "$7::bigint",
+      from: "changed",
+    })}
+    SELECT changed.*, (SELECT count(*) FROM queued) AS queued FROM changed`;
+
   const first = async (rows: Promise<RawPaymentRow[]>) => {
     const r = (await rows)[0];
     return r && toRecord(r);
@@ -647,65 +725,114 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
     ]),
   ) as unknown as typeof webhooks.reads;
 
-  const writesOn = (tx: Runner): PaymentWrites => ({
-    ...webhooks.writesOn(tx),
-    findById: (id) => query(() => first(byId(tx, { id }))),
-    findByBankPaymentId: (bankPaymentId) => query(() => first(byBankId(tx, { bankPaymentId }))),
+  const writes: PaymentWrites = {
+    ...webhooks.writes,
+    findById: (id) => read((tx) => first(byId(tx, { id }))),
+    findByBankPaymentId: (bankPaymentId) => read((tx) => first(byBankId(tx, { bankPaymentId }))),
     insertPayment: (v) =>
-      query(async () =>
+      query(async (tx) =>
         toRecord((await insertPayment<RawPaymentRow>(tx, { ...v, metadata: metadataColumn(v.metadata) }))[0]!),
       ),
-    insertEvent: (v) => query(async () => Number((await insertEvent<{ id: string }>(tx, v))[0]!.id)),
-    markPaid: (id, now, endToEndId = null) => query(() => first(markPaid(tx, { id, now, endToEndId }))),
-    findByTxid: (txid) => query(() => first(byTxid(tx, { txid }))),
+    createPayment: (v, { idempotencyKey: claim, webhookEvent: e }) =>
+      final(
+        async (tx) => {
+          const [r] = (await tx.unsafe(createText, [
+            v.bankPaymentId,
+            v.amountCents,
+            v.brCode,
+            v.createdAt,
+            v.expiresAt,
+            v.description,
+            metadataColumn(v.metadata),
+            v.returnUrl,
+            claim?.merchant ?? null,
+            claim?.key ?? null,
+            claim?.requestHash ?? null,
+            e.id,
+            e.type,
+            e.payloadBefore,
+            e.payloadAfter,
+            e.dueAt,
+          ])) as Array<
+            RawPaymentRow & { kept_request_hash: string | null; kept_payment_id: string | null; queued: string }
+          >;
+          if (r!.kept_request_hash !== null) {
+            return {
+              created: false,
+              kept: { requestHash: r!.kept_request_hash, paymentId: Number(r!.kept_payment_id) },
+            };
+          }
+          return { created: true, row: toRecord(r!), queued: Number(r!.queued) };
+        },
+        (outcome) => outcome.created,
+      ),
+    confirmPayment: (id, now, { webhookEvent: e, receipt }) =>
+      final(
+        async (tx) => {
+          const [r] = (await tx.unsafe(confirmText, [
+            id,
+            now,
+            receipt?.webhookId ?? null,
+            e.id,
+            e.type,
+            e.payload,
+            e.dueAt,
+          ])) as Array<RawPaymentRow & { queued: string }>;
+          return r && { row: toRecord(r), queued: Number(r.queued) };
+        },
+        (outcome) => outcome !== undefined,
+      ),
+    insertEvent: (v) => query(async (tx) => Number((await insertEvent<{ id: string }>(tx, v))[0]!.id)),
+    markPaid: (id, now, endToEndId = null) => query((tx) => first(markPaid(tx, { id, now, endToEndId }))),
+    findByTxid: (txid) => read((tx) => first(byTxid(tx, { txid }))),
     markDueExpired: (now, limit) =>
-      query(async () => (await markExpired<RawPaymentRow>(tx, { now, limit })).map(toRecord)),
+      query(async (tx) => (await markExpired<RawPaymentRow>(tx, { now, limit })).map(toRecord)),
     findIdempotencyKey: (merchant, key) =>
-      query(async () => {
+      read(async (tx) => {
         const r = (await findIdempotency<{ request_hash: string; payment_id: string }>(tx, { merchant, key }))[0];
         return r && { requestHash: r.request_hash, paymentId: Number(r.payment_id) };
       }),
-    insertIdempotencyKey: (v) => query(async () => void (await insertIdempotency(tx, v))),
+    insertIdempotencyKey: (v) => query(async (tx) => void (await insertIdempotency(tx, v))),
     findWebhookReceipt: (webhookId) =>
-      query(async () => {
+      read(async (tx) => {
         const r = (await findReceipt<{ payment_id: string }>(tx, { webhookId }))[0];
         return r && { paymentId: Number(r.payment_id) };
       }),
-    insertWebhookReceipt: (v) => query(async () => void (await insertReceipt(tx, v))),
+    insertWebhookReceipt: (v) => query(async (tx) => void (await insertReceipt(tx, v))),
     pruneBefore: (before) =>
-      query(async () => {
+      query(async (tx) => {
         await pruneIdempotency(tx, { before });
         await pruneReceipts(tx, { before });
         await pruneRefundKeys(tx, { before });
       }),
-    claimReceivedPix: (v) => query(() => firstPix(claimPix(tx, v))),
-    findReceivedPix: (endToEndId) => query(() => firstPix(pixByE2e(tx, { endToEndId }))),
+    claimReceivedPix: (v) => query((tx) => firstPix(claimPix(tx, v))),
+    findReceivedPix: (endToEndId) => read((tx) => firstPix(pixByE2e(tx, { endToEndId }))),
     setReceivedPixOutcome: (endToEndId, outcome) =>
-      query(async () => void (await pixOutcome(tx, { endToEndId, ...outcome }))),
-    addPixRefunded: (endToEndId, cents) => query(async () => void (await pixRefunded(tx, { endToEndId, cents }))),
-    reserveRefund: (id, cents) => query(() => first(reserve(tx, { id, cents }))),
-    releaseRefund: (id, cents) => query(async () => (await first(release(tx, { id, cents })))!),
-    addRefunded: (id, cents) => query(async () => (await first(refundedMore(tx, { id, cents })))!),
-    insertRefund: (v) => query(async () => (await firstRefund(insertRefund(tx, v)))!),
-    findRefund: (id) => query(() => firstRefund(refundById(tx, { id }))),
-    settleRefund: (id, outcome) => query(() => firstRefund(settle(tx, { id, ...outcome }))),
-    setRefundRtrId: (id, rtrId) => query(async () => void (await setRtrId(tx, { id, rtrId }))),
+      query(async (tx) => void (await pixOutcome(tx, { endToEndId, ...outcome }))),
+    addPixRefunded: (endToEndId, cents) => query(async (tx) => void (await pixRefunded(tx, { endToEndId, cents }))),
+    reserveRefund: (id, cents) => query((tx) => first(reserve(tx, { id, cents }))),
+    releaseRefund: (id, cents) => query(async (tx) => (await first(release(tx, { id, cents })))!),
+    addRefunded: (id, cents) => query(async (tx) => (await first(refundedMore(tx, { id, cents })))!),
+    insertRefund: (v) => query(async (tx) => (await firstRefund(insertRefund(tx, v)))!),
+    findRefund: (id) => read((tx) => firstRefund(refundById(tx, { id }))),
+    settleRefund: (id, outcome) => query((tx) => firstRefund(settle(tx, { id, ...outcome }))),
+    setRefundRtrId: (id, rtrId) => query(async (tx) => void (await setRtrId(tx, { id, rtrId }))),
     findRefundIdempotencyKey: (merchant, key) =>
-      query(async () => {
+      read(async (tx) => {
         const r = (await findRefundKey<{ request_hash: string; refund_id: string }>(tx, { merchant, key }))[0];
         return r && { requestHash: r.request_hash, refundId: r.refund_id };
       }),
-    insertRefundIdempotencyKey: (v) => query(async () => void (await insertRefundKey(tx, v))),
-    queueRefundSend: (v) => query(async () => void (await queueSend(tx, v))),
+    insertRefundIdempotencyKey: (v) => query(async (tx) => void (await insertRefundKey(tx, v))),
+    queueRefundSend: (v) => query(async (tx) => void (await queueSend(tx, v))),
     claimRefundSends: (v) =>
-      query(async () =>
+      query(async (tx) =>
         (await claimSends<{ refund_id: string; phase: ClaimedRefundSend["phase"]; attempts: string }>(tx, v)).map(
           (r) => ({ refundId: r.refund_id, phase: r.phase, attempts: Number(r.attempts) }),
         ),
       ),
-    rescheduleRefundSend: (v) => query(async () => (await rescheduleSend(tx, v)).length === 1),
-    deleteRefundSend: (refundId) => query(async () => void (await deleteSend(tx, { refundId }))),
-  });
+    rescheduleRefundSend: (v) => query(async (tx) => (await rescheduleSend(tx, v)).length === 1),
+    deleteRefundSend: (refundId) => query(async (tx) => void (await deleteSend(tx, { refundId }))),
+  };
 
   return {
     ...webhookReads,
@@ -732,7 +859,7 @@ export function createPostgresPaymentRepository(pool: SQL): PaymentRepository {
       guarded(async () => {
         for (let attempt = 1; ; attempt++) {
           try {
-            return await pool.begin((tx) => drive(fn, writesOn(tx)));
+            return await drive(pool, fn, writes);
           } catch (err) {
             const state = (err as { errno?: unknown }).errno;
             if (attempt >= MAX_ATTEMPTS || typeof state !== "string" || !RETRYABLE.has(state)) throw err;

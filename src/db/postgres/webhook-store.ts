@@ -7,10 +7,7 @@ import type {
   WebhookWrites,
 } from "../../payments/webhook-repository.ts";
 import type { WebhookEventType } from "../../webhooks/events.ts";
-import { query } from "./steps.ts";
-
-/** What runs a statement: the pool, or one transaction's connection. */
-type Runner = Pick<SQL, "unsafe">;
+import { final, query, type Runner } from "./steps.ts";
 
 interface RawEndpointRow {
   id: string;
@@ -68,9 +65,37 @@ const toDelivery = (r: RawDeliveryRow): DeliveryRecord => ({
   deliveredAt: num(r.delivered_at),
 });
 
-/** Endpoints an event of the type in parameter `$n` goes to (the filter is a JSON array; `[]` takes all). */
-const matching = (n: number, alias = "webhook_endpoints") =>
-  `${alias}.enabled AND (${alias}.events = '[]' OR strpos(${alias}.events, '"' || $${n}::text || '"') > 0)`;
+/** Endpoints an event of the type `type` (an SQL text expression) goes to (a JSON array; `[]` takes all). */
+const matching = (type: string, alias = "webhook_endpoints") =>
+  `${alias}.enabled AND (${alias}.events = '[]' OR strpos(${alias}.events, '"' || ${type} || '"') > 0)`;
+
+/**
+ * The outbox's part of a statement, as two CTEs: `ev` records the event when some enabled endpoint takes its
+ * type, and `queued` one pending delivery per such endpoint (the statement counts `queued` for how many). The
+ * fields are SQL expressions; with `from` (a CTE of the same statement, such as the row a write changed) the
+ * event is recorded only when that CTE has a row, and its expressions may use the row's columns.
+ */
+export function outboxCtes(e: {
+  id: string;
+  type: string;
+  payload: string;
+  createdAt: string;
+  dueAt: string;
+  from?: string;
+}): string {
+  const type = `${e.type}::text`;
+  return `ev AS (
+      INSERT INTO webhook_events (id, type, payload, created_at)
+      SELECT ${e.id}, ${type}, ${e.payload}, ${e.createdAt}${e.from ? ` FROM ${e.from}` : ""}
+      WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE ${matching(type)})
+      RETURNING id, created_at
+    ), queued AS (
+      INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+      SELECT 'wd_' || substr(ev.id, 5) || '_' || e.seq, e.id, ev.id, 'pending', 0, ${e.dueAt}, ev.created_at
+      FROM webhook_endpoints e, ev WHERE ${matching(type, "e")}
+      RETURNING 1
+    )`;
+}
 /** The delivery's endpoint is disabled (inside an UPDATE of endpoint_deliveries). */
 const DISABLED =
   "NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_deliveries.endpoint_id AND e.enabled)";
@@ -85,22 +110,12 @@ const DELIVERY_COLUMNS =
  * and a claim takes due rows FOR UPDATE SKIP LOCKED, so instances claiming at once never take the same row.
  */
 export function createPostgresWebhookStore(pool: SQL): {
-  writesOn: (tx: Runner) => WebhookWrites;
+  writes: WebhookWrites;
   reads: WebhookReads;
 } {
   const rows = <T>(runner: Runner, text: string, params: unknown[]) => runner.unsafe(text, params) as Promise<T[]>;
 
-  const recordEvent = `
-    WITH ev AS (
-      INSERT INTO webhook_events (id, type, payload, created_at)
-      SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE ${matching(2)})
-      RETURNING id
-    ), queued AS (
-      INSERT INTO endpoint_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-      SELECT 'wd_' || substr(ev.id, 5) || '_' || e.seq, e.id, ev.id, 'pending', 0, $5, $4
-      FROM webhook_endpoints e, ev WHERE ${matching(2, "e")}
-      RETURNING 1
-    )
+  const recordEvent = `WITH ${outboxCtes({ id: "$1", type: "$2", payload: "$3", createdAt: "$4", dueAt: "$5" })}
     SELECT count(*) AS n FROM queued`;
 
   // The oldest due deliveries first (the due index, in order), then at most the endpoint's share of each: the
@@ -129,14 +144,14 @@ export function createPostgresWebhookStore(pool: SQL): {
     FROM picked WHERE endpoint_deliveries.seq = picked.seq
     RETURNING endpoint_deliveries.id`;
 
-  const writesOn = (tx: Runner): WebhookWrites => ({
+  const writes: WebhookWrites = {
     recordWebhookEvent: (e) =>
-      query(async () => {
+      query(async (tx) => {
         const [r] = await rows<{ n: string }>(tx, recordEvent, [e.id, e.type, e.payload, e.createdAt, e.dueAt]);
         return Number(r?.n ?? 0);
       }),
     insertWebhookEndpoint: (e) =>
-      query(async () => {
+      query(async (tx) => {
         const [r] = await rows<RawEndpointRow>(
           tx,
           `INSERT INTO webhook_endpoints (id, url, events, description, enabled, secret, created_at)
@@ -146,12 +161,12 @@ export function createPostgresWebhookStore(pool: SQL): {
         return toEndpoint(r!);
       }),
     deleteWebhookEndpoint: (id) =>
-      query(async () => {
+      query(async (tx) => {
         await rows(tx, "DELETE FROM endpoint_deliveries WHERE endpoint_id = $1", [id]);
         return (await rows(tx, "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING id", [id])).length === 1;
       }),
     rotateWebhookSecret: (id, s) =>
-      query(async () => {
+      query(async (tx) => {
         const [r] = await rows<RawEndpointRow>(
           tx,
           `UPDATE webhook_endpoints SET secret = $2, previous_secret = $3, previous_secret_until = $4
@@ -161,7 +176,7 @@ export function createPostgresWebhookStore(pool: SQL): {
         return r && toEndpoint(r);
       }),
     disableWebhookEndpoint: (id, error, at) =>
-      query(async () => {
+      query(async (tx) => {
         await rows(tx, "UPDATE webhook_endpoints SET enabled = false WHERE id = $1", [id]);
         await rows(
           tx,
@@ -170,23 +185,27 @@ export function createPostgresWebhookStore(pool: SQL): {
           [id, error, at],
         );
       }),
+    // The claim is its write's one statement: it runs by itself, without a transaction around it.
     claimDeliveries: (c) =>
-      query(async () => {
-        const flying = Object.entries(c.inFlight);
-        const claimed = await rows<{ id: string }>(tx, claim, [
-          c.now,
-          c.leaseUntil,
-          c.token,
-          flying.map(([id]) => id).join(","), // ids are letters, digits and _
-          flying.map(([, n]) => n).join(","),
-          c.perEndpoint,
-          c.candidates,
-          c.limit,
-        ]);
-        return claimed.map((r) => r.id);
-      }),
+      final(
+        async (tx) => {
+          const flying = Object.entries(c.inFlight);
+          const claimed = await rows<{ id: string }>(tx, claim, [
+            c.now,
+            c.leaseUntil,
+            c.token,
+            flying.map(([id]) => id).join(","), // ids are letters, digits and _
+            flying.map(([, n]) => n).join(","),
+            c.perEndpoint,
+            c.candidates,
+            c.limit,
+          ]);
+          return claimed.map((r) => r.id);
+        },
+        (claimed) => claimed.length > 0,
+      ),
     recordDeliveryAttempt: (o) =>
-      query(async () => {
+      query(async (tx) => {
         const updated = await rows(
           tx,
           // A retry for an endpoint disabled meanwhile (a 410 seen by another attempt) ends failed, not pending.
@@ -201,7 +220,7 @@ export function createPostgresWebhookStore(pool: SQL): {
         return updated.length === 1;
       }),
     retryDelivery: (endpointId, deliveryId, now) =>
-      query(async () => {
+      query(async (tx) => {
         const changed = await rows(
           tx,
           `UPDATE endpoint_deliveries SET status = 'pending', next_attempt_at = $3
@@ -219,7 +238,7 @@ export function createPostgresWebhookStore(pool: SQL): {
         return toDelivery(r!);
       }),
     pruneWebhooks: (before) =>
-      query(async () => {
+      query(async (tx) => {
         await rows(tx, "DELETE FROM endpoint_deliveries WHERE status = 'delivered' AND delivered_at < $1", [before]);
         await rows(
           tx,
@@ -228,7 +247,7 @@ export function createPostgresWebhookStore(pool: SQL): {
           [before],
         );
       }),
-  });
+  };
 
   const reads: WebhookReads = {
     listWebhookEndpoints: async () =>
@@ -301,5 +320,5 @@ export function createPostgresWebhookStore(pool: SQL): {
       return { pending: Number(r!.pending), oldestDueAt: num(r!.oldest) };
     },
   };
-  return { writesOn, reads };
+  return { writes, reads };
 }

@@ -1,14 +1,17 @@
 import type { SQLQueryBindings, Statement } from "bun:sqlite";
 import { and, count, desc, eq, gt, inArray, is, lt, lte, Param, Placeholder, type SQL, sql } from "drizzle-orm";
 import type { PaymentStatus, ReceivedPix, Refund } from "../../payments/model.ts";
-import type {
-  ClaimedRefundSend,
-  ListFilter,
-  PaymentRecord,
-  PaymentRepository,
-  PaymentWrites,
-  ReceivedPixFilter,
-  WriteFn,
+import {
+  CHANGE_AFTER_FINAL,
+  type ClaimedRefundSend,
+  confirmPaymentInSteps,
+  createPaymentInSteps,
+  type ListFilter,
+  type PaymentRecord,
+  type PaymentRepository,
+  type PaymentWrites,
+  type ReceivedPixFilter,
+  type WriteFn,
 } from "../../payments/repository.ts";
 import { effectiveStatusColumn, hasEffectiveStatus } from "../effective-status.ts";
 import type { Db } from "./client.ts";
@@ -144,6 +147,18 @@ function compile<Values extends Record<string, SQLQueryBindings>>(
     run: (values: Values) => stmt.run(...bind(values)),
   };
 }
+
+/** The steps that only read: a write may still use them after createPayment or confirmPayment changed data. */
+const READ_STEPS = new Set([
+  "findById",
+  "findByBankPaymentId",
+  "findByTxid",
+  "findIdempotencyKey",
+  "findWebhookReceipt",
+  "findReceivedPix",
+  "findRefund",
+  "findRefundIdempotencyKey",
+]);
 
 /**
  * Runs a write's generator to its end within the current synchronous turn. Every step of this adapter is
@@ -585,8 +600,22 @@ export function createSqlitePaymentRepository(
 
   const webhooks = createSqliteWebhookStore(db);
 
-  const tx: PaymentWrites = {
+  // Set once the write being run made its change through createPayment or confirmPayment: the port allows it
+  // reads after that, no other change (a PostgreSQL write runs that step by itself). Writes run synchronously,
+  // one at a time, so one flag serves them all.
+  let finalChanged = false;
+  const steps: PaymentWrites = {
     ...webhooks.writes,
+    createPayment: (payment, options) => {
+      const outcome = runToEnd(() => createPaymentInSteps(tx, payment, options), tx);
+      if (outcome.created) finalChanged = true;
+      return done(outcome);
+    },
+    confirmPayment: (id, now, options) => {
+      const outcome = runToEnd(() => confirmPaymentInSteps(tx, id, now, options), tx);
+      if (outcome) finalChanged = true;
+      return done(outcome);
+    },
     findById: (id) => done(findById(id)),
     findByBankPaymentId: (bankPaymentId) => done(findByBankPaymentId(bankPaymentId)),
     insertPayment: (v) => {
@@ -684,6 +713,17 @@ export function createSqlitePaymentRepository(
       return done(undefined);
     },
   };
+  const tx = Object.fromEntries(
+    Object.entries(steps).map(([name, step]) => [
+      name,
+      READ_STEPS.has(name)
+        ? step
+        : (...args: unknown[]) => {
+            if (finalChanged) throw new Error(CHANGE_AFTER_FINAL);
+            return (step as (...a: unknown[]) => unknown)(...args);
+          },
+    ]),
+  ) as unknown as PaymentWrites;
 
   const batch = createWriteBatcher(db.$client);
 
@@ -728,6 +768,12 @@ export function createSqlitePaymentRepository(
      * Group-committed with the other writes of this event-loop turn: one BEGIN IMMEDIATE … COMMIT for
      * all, each in its own savepoint; settles after the shared COMMIT.
      */
-    write: (fn) => batch.run(() => runToEnd(fn, tx)).catch(unavailable),
+    write: (fn) =>
+      batch
+        .run(() => {
+          finalChanged = false;
+          return runToEnd(fn, tx);
+        })
+        .catch(unavailable),
   };
 }
