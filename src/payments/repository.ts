@@ -110,8 +110,9 @@ export interface KeyClaim {
  * What a write may do. Everything done through one `PaymentWrites` commits together or not at all.
  *
  * `createPayment` and `confirmPayment` are each the whole change of their write, in one step: an adapter may run
- * such a step as one statement by itself (the PostgreSQL one does, without a transaction around it), so a write
- * that uses one makes no other change after it (it may still read). Their meaning is that of the smaller steps
+ * such a step as one statement by itself (the PostgreSQL one does, without a transaction around it), so once one
+ * has changed data its write makes no other change (both adapters refuse it) and throws nothing (on PostgreSQL
+ * the change is committed by then); it may still read and return. Their meaning is that of the smaller steps
  * in `createPaymentInSteps` and `confirmPaymentInSteps` below, which the SQLite adapter runs.
  */
 export interface PaymentWrites extends WebhookWrites {
