@@ -3,6 +3,7 @@ import type { Clock, Ids } from "../clock.ts";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "../webhooks/events.ts";
 import type { SecretBox } from "../webhooks/secret-box.ts";
 import { SECRET_PREFIX, secretKey, signatureHeaders } from "../webhooks/standard-webhooks.ts";
+import { coalesced } from "./coalesce.ts";
 import {
   DeliveryNotFound,
   InvalidEventType,
@@ -106,8 +107,6 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
   let inFlight = 0;
   const perEndpoint = new Map<string, number>();
   const attempts = new Set<Promise<void>>();
-  let current: Promise<void> | null = null;
-  let rerun = false;
   let stopped = false;
 
   const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 200);
@@ -246,25 +245,8 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
     return claimed.length;
   }
 
-  function drain(): Promise<void> {
-    if (current) {
-      rerun = true;
-      return current;
-    }
-    current = (async () => {
-      try {
-        do {
-          rerun = false;
-          await pass();
-        } while (rerun);
-      } catch (err) {
-        onError(err);
-      } finally {
-        current = null;
-      }
-    })();
-    return current;
-  }
+  const passes = coalesced(async () => void (await pass()), onError);
+  const drain = passes.run;
 
   function kick() {
     if (!stopped) void drain();
@@ -369,7 +351,7 @@ export function createMerchantWebhooks(deps: MerchantWebhooksDeps) {
     drain,
     /** Resolves when no claim and no attempt is under way. */
     async idle(): Promise<void> {
-      while (current || attempts.size > 0) await Promise.all([current, ...attempts]);
+      while (passes.running() || attempts.size > 0) await Promise.all([passes.running(), ...attempts]);
     },
     /** No more claims (shutdown); attempts under way finish. */
     stop() {

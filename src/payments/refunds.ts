@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Clock, Ids } from "../clock.ts";
+import { coalesced } from "./coalesce.ts";
 import {
   IdempotencyConflict,
   NoEndToEndId,
@@ -218,8 +219,6 @@ interface RefundSenderDeps {
  */
 function createRefundSender(deps: RefundSenderDeps) {
   const { repo, clock, ids, psp, onError, onRetry, applyPspRefund } = deps;
-  let current: Promise<void> | null = null;
-  let rerun = false;
 
   const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
@@ -314,32 +313,17 @@ function createRefundSender(deps: RefundSenderDeps) {
     return claimed.length;
   }
 
-  function drain(): Promise<void> {
-    if (!psp) return Promise.resolve();
-    if (current) {
-      rerun = true;
-      return current;
-    }
-    current = (async () => {
-      try {
-        do {
-          rerun = false;
-          while ((await pass(psp)) === REFUND_CLAIM_LIMIT) {}
-        } while (rerun);
-      } catch (err) {
-        onError(err);
-      } finally {
-        current = null;
-      }
-    })();
-    return current;
-  }
+  const passes = coalesced(async () => {
+    // A full claim may have left more due rows: claim again until one comes back short.
+    while ((await pass(psp!)) === REFUND_CLAIM_LIMIT) {}
+  }, onError);
+  const drain = (): Promise<void> => (psp ? passes.run() : Promise.resolve());
 
   return {
     drain,
     kick() {
       void drain();
     },
-    idle: (): Promise<void> => current ?? Promise.resolve(),
+    idle: (): Promise<void> => passes.running() ?? Promise.resolve(),
   };
 }
