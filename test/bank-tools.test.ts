@@ -151,7 +151,11 @@ describe("npm run bank:psp with a second process", () => {
       (await restGet(server.url, `/payments/${payment.id}`)).body.payment.refunded_value;
     await waitUntil(async () => (await refundedValue()) === 100, 10_000, "the first refund to settle");
     expect(psp.output()).toMatch(/devolução rf\w+ of E\w+: 100\.00 EM_PROCESSAMENTO/);
-    expect(psp.output()).toMatch(/callback http:\/\/127\.0\.0\.1:\d+\/webhooks\/pix: 200/);
+    // The PSP prints the callback's line once the answer is back in its process, which can be after the service
+    // has committed the refund (and so after the read above): wait for the line rather than race it.
+    const callbackLine = /callback http:\/\/127\.0\.0\.1:\d+\/webhooks\/pix: 200/;
+    await waitUntil(async () => callbackLine.test(psp.output()), 10_000, "the PSP to log its callback");
+    expect(psp.output()).toMatch(callbackLine);
     const page = () => fetch(`${server.url}/pay/${payment.bank_payment_id}`).then((r) => r.text());
     expect(await page()).toContain('data-fully-refunded="false"');
 
